@@ -1,0 +1,60 @@
+/*
+ * Small helpers every ecogate daemon needs and libc does not give: a bounded string
+ * copy (glibc 2.36 has no strlcpy), monotonic and wall clocks in milliseconds, ISO 8601
+ * UTC timestamps, and event ids. An event id is minted once, at the edge, and is the
+ * idempotency key end to end, so ids are UUIDv7 (RFC 9562): time-ordered, so they sort
+ * and index well in PostgreSQL and Kafka, and random enough to never collide across
+ * gates.
+ */
+#ifndef GATEKIT_UTIL_H
+#define GATEKIT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GK_ID_LEN	37	/* UUID text: 36 characters and the NUL */
+#define GK_TS_LEN	25	/* "2026-11-28T12:00:00.123Z" and the NUL */
+
+#define GK_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Copies src into dst of size dsize, always NUL-terminating when dsize > 0.
+ * Returns strlen(src): a result >= dsize means the copy was truncated, which callers
+ * treat as an error (over-long input is rejected, never truncated silently).
+ */
+size_t	gk_strlcpy(char *dst, const char *src, size_t dsize);
+
+/* Milliseconds of CLOCK_MONOTONIC: for timeouts and durations, never for records. */
+int64_t	gk_mono_ms(void);
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME): for timestamps in records. */
+int64_t	gk_wall_ms(void);
+
+/*
+ * Writes wall_ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) into buf (at least GK_TS_LEN).
+ * Returns 0, or -1 when buf is too small or the time is out of range.
+ */
+int	gk_ts_format(int64_t wall_ms, char *buf, size_t len);
+
+/*
+ * Parses an RFC 3339 timestamp ("...Z" or with a "+08:00" offset; fraction optional)
+ * into milliseconds since the epoch. Returns 0, or -1 when s is not one.
+ */
+int	gk_ts_parse(const char *s, int64_t *wall_ms);
+
+/*
+ * Mints a new UUIDv7 into out (GK_ID_LEN bytes), lower-case hex with dashes. Ids minted
+ * by one process are strictly increasing even within one millisecond or when the wall
+ * clock steps back. Thread-safe. Returns 0, or -1 when no randomness was to be had.
+ */
+int	gk_id_new(char out[GK_ID_LEN]);
+
+/*
+ * Returns 1 when s is a well-formed UUID (any version, lower or upper case hex), else 0.
+ * Returns the embedded millisecond time of a UUIDv7 in *wall_ms when not NULL and the
+ * id is version 7.
+ */
+int	gk_id_valid(const char *s);
+int	gk_id_time(const char *s, int64_t *wall_ms);
+
+#endif
