@@ -1,0 +1,24 @@
+# Fuzz targets: each parser of untrusted bytes has tests/fuzz/fuzz_<target>.c.
+# Under the fuzz preset (clang, -fsanitize=fuzzer) they become libFuzzer binaries;
+# otherwise they link replay.c and their committed corpus (plus the schema examples
+# for JSON) runs as an ordinary test, so every crash ever found stays fixed.
+set(fuzz_targets json plate)
+foreach(t ${fuzz_targets})
+	set(src ${CMAKE_CURRENT_LIST_DIR}/fuzz_${t}.c)
+	if(ECOGATE_FUZZ)
+		add_executable(fuzz_${t} ${src})
+		target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
+		target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
+	else()
+		add_executable(fuzz_${t} ${src} ${CMAKE_CURRENT_LIST_DIR}/replay.c)
+	endif()
+	target_link_libraries(fuzz_${t} PRIVATE gatekit_core)
+	add_test(NAME fuzz.${t}.corpus COMMAND fuzz_${t} ${CMAKE_CURRENT_LIST_DIR}/corpus/${t})
+	set_tests_properties(fuzz.${t}.corpus PROPERTIES LABELS unit)
+endforeach()
+# The golden and malformed message examples are JSON corpus too.
+add_test(NAME fuzz.json.examples COMMAND fuzz_json
+	${PROJECT_SOURCE_DIR}/schemas/examples/_malformed
+	${PROJECT_SOURCE_DIR}/schemas/examples/plate-read.v1
+	${PROJECT_SOURCE_DIR}/schemas/examples/passage-decision.v1)
+set_tests_properties(fuzz.json.examples PROPERTIES LABELS unit)
