@@ -40,7 +40,8 @@ int	gk_log_level_parse(const char *s, enum gk_log_level *level);
 void	gk_log_set_fd(int fd);
 
 /* Logs one event. Safe from any thread. A line longer than 8 KiB is cut at a field
- * boundary and marked "truncated":true, so it is still valid JSON. */
+ * boundary and marked "truncated":true, so it is still valid JSON. For an event
+ * without fields pass NULL as fmt ("" draws -Wformat-zero-length). errno is kept. */
 void	gk_log(enum gk_log_level level, const char *event, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 

@@ -51,8 +51,8 @@ int	gk_id_new(char out[GK_ID_LEN]);
 
 /*
  * Returns 1 when s is a well-formed UUID (any version, lower or upper case hex), else 0.
- * Returns the embedded millisecond time of a UUIDv7 in *wall_ms when not NULL and the
- * id is version 7.
+ * gk_id_time returns 0 and the embedded millisecond time of a UUIDv7 in *wall_ms
+ * (when not NULL), or -1 when s is not a well-formed version 7 UUID.
  */
 int	gk_id_valid(const char *s);
 int	gk_id_time(const char *s, int64_t *wall_ms);

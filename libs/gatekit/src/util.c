@@ -1,0 +1,314 @@
+/*
+ * util: the small helpers every daemon needs (see gatekit/util.h). The clocks and
+ * timestamps are here so that every record in the system is stamped the same way, and
+ * the event id generator is here because an id is minted once, at the edge, and then
+ * used as the idempotency key by every consumer: it must be unique across gates and
+ * strictly increasing within one process, so that a retry after a clock step can never
+ * reuse or reorder an id.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "gatekit/util.h"
+
+size_t
+gk_strlcpy(char *dst, const char *src, size_t dsize)
+{
+	size_t	 n = strlen(src);
+
+	if (dsize > 0) {
+		size_t	 c = n < dsize - 1 ? n : dsize - 1;
+
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+int64_t
+gk_mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+gk_wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Days since 1970-01-01 of a proleptic Gregorian date. Done by hand rather than with
+ * timegm(3) so that parsing never depends on TZ or on the range of time_t helpers.
+ */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t	 era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* The inverse of days_from_civil. */
+static void
+civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	int64_t	 era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+int
+gk_ts_format(int64_t wall_ms, char *buf, size_t len)
+{
+	int64_t	 days, rem, y;
+	int	 m, d, n;
+
+	if (buf == NULL || len < GK_TS_LEN)
+		return -1;
+	/* Floor division so that times before 1970 still format correctly. */
+	days = wall_ms / 86400000;
+	rem = wall_ms % 86400000;
+	if (rem < 0) {
+		rem += 86400000;
+		days--;
+	}
+	civil_from_days(days, &y, &m, &d);
+	if (y < 0 || y > 9999)
+		return -1;
+	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d,
+	    (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
+	    (int)(rem % 1000));
+	return n == GK_TS_LEN - 1 ? 0 : -1;
+}
+
+/* Reads exactly n decimal digits at *sp into *v and advances *sp. */
+static int
+digits(const char **sp, int n, int *v)
+{
+	const char	*s = *sp;
+	int		 i, x = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		x = x * 10 + (s[i] - '0');
+	}
+	*v = x;
+	*sp = s + n;
+	return 0;
+}
+
+static int
+is_leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int
+gk_ts_parse(const char *s, int64_t *wall_ms)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int	 y, mo, d, h, mi, sec, ms = 0, oh = 0, om = 0, sign = 0, scale;
+	int64_t	 t;
+
+	if (s == NULL || wall_ms == NULL)
+		return -1;
+	if (digits(&s, 4, &y) == -1 || *s++ != '-' ||
+	    digits(&s, 2, &mo) == -1 || *s++ != '-' ||
+	    digits(&s, 2, &d) == -1)
+		return -1;
+	if (*s != 'T' && *s != 't')
+		return -1;
+	s++;
+	if (digits(&s, 2, &h) == -1 || *s++ != ':' ||
+	    digits(&s, 2, &mi) == -1 || *s++ != ':' ||
+	    digits(&s, 2, &sec) == -1)
+		return -1;
+	if (*s == '.') {
+		/* Any number of fraction digits; milliseconds keep the first three. */
+		s++;
+		if (*s < '0' || *s > '9')
+			return -1;
+		for (scale = 100; *s >= '0' && *s <= '9'; s++, scale /= 10)
+			ms += (*s - '0') * scale;
+	}
+	if (*s == 'Z' || *s == 'z')
+		s++;
+	else if (*s == '+' || *s == '-') {
+		sign = *s++ == '+' ? 1 : -1;
+		if (digits(&s, 2, &oh) == -1 || *s++ != ':' ||
+		    digits(&s, 2, &om) == -1)
+			return -1;
+		if (oh > 23 || om > 59)
+			return -1;
+	} else
+		return -1;
+	if (*s != '\0')
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 ||
+	    d > mdays[mo - 1] + (mo == 2 && is_leap(y)) ||
+	    h > 23 || mi > 59 || sec > 60)
+		return -1;
+	/* A leap second (:60) lands on the next minute's second 0, as in POSIX time. */
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	t -= (int64_t)sign * (oh * 3600 + om * 60);
+	*wall_ms = t * 1000 + ms;
+	return 0;
+}
+
+/*
+ * Monotonic state of the id generator. Within one millisecond (or while the wall clock
+ * is behind the last id, after a step back) the ids count up through a 26-bit counter
+ * held in rand_a (12 bits) and the top 14 bits of rand_b: RFC 9562 section 6.2,
+ * method 1. Each new millisecond seeds the counter at random with its top bit clear,
+ * which leaves at least 2^25 ids per millisecond before the counter carries into the
+ * timestamp; the remaining 48 bits of rand_b are fresh randomness in every id.
+ */
+static pthread_mutex_t	 id_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t		 id_last_ms = -1;
+static uint32_t		 id_counter;
+
+#define ID_COUNTER_BITS	26
+#define ID_COUNTER_MAX	((UINT32_C(1) << ID_COUNTER_BITS) - 1)
+
+static int
+fill_random(void *buf, size_t len)
+{
+	unsigned char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = getrandom(p, len, 0);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+gk_id_new(char out[GK_ID_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char	 rnd[10], b[16];
+	uint32_t	 seed, ctr;
+	int64_t		 now, ms;
+	int		 i, j;
+
+	if (fill_random(rnd, sizeof(rnd)) == -1)
+		return -1;
+	seed = ((uint32_t)rnd[0] << 24 | (uint32_t)rnd[1] << 16 |
+	    (uint32_t)rnd[2] << 8 | rnd[3]) & (ID_COUNTER_MAX >> 1);
+	now = gk_wall_ms();
+
+	pthread_mutex_lock(&id_mu);
+	if (now > id_last_ms) {
+		id_last_ms = now;
+		id_counter = seed;
+	} else if (id_counter < ID_COUNTER_MAX)
+		id_counter++;
+	else {
+		/* Counter exhausted: borrow the next millisecond. */
+		id_last_ms++;
+		id_counter = seed;
+	}
+	ms = id_last_ms;
+	ctr = id_counter;
+	pthread_mutex_unlock(&id_mu);
+
+	for (i = 0; i < 6; i++)
+		b[i] = (unsigned char)((uint64_t)ms >> (40 - 8 * i));
+	b[6] = (unsigned char)(0x70 | (ctr >> 22 & 0x0f));
+	b[7] = (unsigned char)(ctr >> 14);
+	b[8] = (unsigned char)(0x80 | (ctr >> 8 & 0x3f));
+	b[9] = (unsigned char)ctr;
+	memcpy(b + 10, rnd + 4, 6);
+
+	for (i = 0, j = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[j++] = '-';
+		out[j++] = hex[b[i] >> 4];
+		out[j++] = hex[b[i] & 0x0f];
+	}
+	out[j] = '\0';
+	return 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+gk_id_valid(const char *s)
+{
+	int	 i;
+
+	if (s == NULL)
+		return 0;
+	for (i = 0; i < GK_ID_LEN - 1; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (hexval(s[i]) == -1)
+			return 0;
+	}
+	return s[GK_ID_LEN - 1] == '\0';
+}
+
+/*
+ * Returns 0 and the id's millisecond time in *wall_ms (when not NULL) when s is a
+ * well-formed version 7 UUID, else -1.
+ */
+int
+gk_id_time(const char *s, int64_t *wall_ms)
+{
+	int64_t	 t = 0;
+	int	 i;
+
+	if (!gk_id_valid(s) || s[14] != '7')
+		return -1;
+	/* The 48-bit time is the first 12 hex digits: 8, a dash, then 4. */
+	for (i = 0; i < 13; i++)
+		if (i != 8)
+			t = t << 4 | hexval(s[i]);
+	if (wall_ms != NULL)
+		*wall_ms = t;
+	return 0;
+}
