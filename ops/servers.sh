@@ -562,10 +562,12 @@ kafka_start()
 	EOF
 	if [ ! -f "$KF_DIR/data/meta.properties" ]; then
 		# A cluster id is 16 random bytes in URL-safe base64 without padding.
+		# Passed as --cluster-id=ID: an id may start with '-', which the tool
+		# would take for an option after a separate -t.
 		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
 		rm -rf "$KF_DIR/data"
 		say "kafka: formatting storage (cluster id $id)"
-		if ! kafka_java kafka.tools.StorageTool format -t "$id" \
+		if ! kafka_java kafka.tools.StorageTool format --cluster-id="$id" \
 		    -c "$KF_DIR/server.properties" >"$KF_DIR/format.log" 2>&1; then
 			fail kafka "formatting $KF_DIR/data failed" "$KF_DIR/format.log"
 		fi

@@ -1,0 +1,187 @@
+/*
+ * ecogatectl: the operator's tool (DESIGN §2). This file is only the shell: it picks a
+ * subcommand from a table, parses its options and wires it to the database; the work
+ * lives in one file per subcommand (migrate.c, ...). Human-readable results go to
+ * stdout, errors to stderr, JSON log lines (gatekit/log.h) to stderr at level warn
+ * unless ECOGATE_LOG_LEVEL or -v says otherwise. Exit codes are <sysexits.h>.
+ *
+ * To add a subcommand: write cmd_<name>(argc, argv) and add a row to cmds[].
+ */
+#include <sys/stat.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "gatekit/db.h"
+#include "gatekit/log.h"
+
+#include "migrate.h"
+#include "selftest.h"
+
+#ifndef ECOGATE_SQL_INSTALL_DIR
+#define ECOGATE_SQL_INSTALL_DIR	"/usr/local/share/ecogate/sql"
+#endif
+
+struct cmd {
+	const char	*name;
+	int		(*run)(int argc, char *argv[]);
+	const char	*usage;		/* the arguments, for "ecogatectl help" */
+	const char	*help;		/* one line */
+};
+
+static int	cmd_help(int, char *[]);
+static int	cmd_migrate(int, char *[]);
+
+static const struct cmd cmds[] = {
+	{ "migrate", cmd_migrate,
+	    "[--dir DIR] [--db CONNINFO] [--dry-run | --status] [-v]",
+	    "apply the SQL migrations to the database" },
+	{ "selftest", selftest_run, "[-n] [-f FILE]",
+	    "send sample plate reads through MQTT, Redis, Kafka and PostgreSQL" },
+	{ "help", cmd_help, "", "show this help" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: ecogatectl COMMAND [options]\n\ncommands:\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-8s %s\n  %-8s   %s\n", cmds[i].name, cmds[i].usage,
+		    "", cmds[i].help);
+	fprintf(f, "\nenvironment: ECOGATE_PG_CONNINFO (database), ECOGATE_SQL_DIR "
+	    "(migrations), ECOGATE_LOG_LEVEL\n");
+}
+
+static int
+cmd_help(int argc, char *argv[])
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+static int
+is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* --dir, else ECOGATE_SQL_DIR, else the installed files, else a source checkout. */
+static const char *
+sql_dir(const char *opt)
+{
+	const char *env;
+
+	if (opt != NULL)
+		return opt;
+	if ((env = getenv("ECOGATE_SQL_DIR")) != NULL && env[0] != '\0')
+		return env;
+	if (is_dir(ECOGATE_SQL_INSTALL_DIR))
+		return ECOGATE_SQL_INSTALL_DIR;
+	return "schemas/sql";
+}
+
+static int
+cmd_migrate(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "db", required_argument, NULL, 'c' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "status", no_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct gk_db_opts	 dbo = { .application_name = "ecogatectl" };
+	struct gk_db		*db;
+	enum migrate_mode	 mode = MIGRATE_APPLY;
+	const char		*dir = NULL, *conninfo = NULL;
+	int			 ch, rc, nmodes = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:c:nsvh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'c':
+			conninfo = optarg;
+			break;
+		case 'n':
+			mode = MIGRATE_DRY_RUN;
+			nmodes++;
+			break;
+		case 's':
+			mode = MIGRATE_STATUS;
+			nmodes++;
+			break;
+		case 'v':
+			gk_log_set_level(gk_log_get_level() > GK_LOG_INFO ?
+			    GK_LOG_INFO : GK_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc || nmodes > 1) {
+		fprintf(stderr, "ecogatectl migrate: %s\n", nmodes > 1 ?
+		    "--dry-run and --status exclude each other" : "unexpected argument");
+		return EX_USAGE;
+	}
+	if (conninfo == NULL)
+		conninfo = getenv("ECOGATE_PG_CONNINFO");
+	if (conninfo == NULL || conninfo[0] == '\0') {
+		fprintf(stderr, "ecogatectl migrate: no database: give --db CONNINFO or "
+		    "set ECOGATE_PG_CONNINFO\n");
+		return EX_CONFIG;
+	}
+	if ((db = gk_db_new(conninfo, &dbo)) == NULL)
+		return EX_SOFTWARE;
+	rc = migrate_run(db, sql_dir(dir), mode, stdout, stderr);
+	gk_db_free(db);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	size_t	i;
+	int	rc;
+
+	gk_log_init("ecogatectl");
+	gk_log_set_fd(STDERR_FILENO);
+	if (getenv("ECOGATE_LOG_LEVEL") == NULL)
+		gk_log_set_level(GK_LOG_WARN);
+	if (argc < 2) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0) {
+			rc = cmds[i].run(argc - 1, argv + 1);
+			if (fflush(stdout) == EOF && rc == 0)
+				rc = EX_IOERR;
+			return rc;
+		}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "ecogatectl: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return EX_USAGE;
+}
