@@ -27,21 +27,6 @@
 
 #include "migrate.h"
 
-static void	seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int
 migrate_parse_name(const char *fname, int *version, char name[MIGRATE_NAME_MAX])
 {
@@ -104,7 +89,7 @@ migrate_sort(struct migration *m, size_t n, char *err, size_t errlen)
 		qsort(m, n, sizeof(*m), cmp_version);
 	for (i = 1; i < n; i++)
 		if (m[i].version == m[i - 1].version) {
-			seterr(err, errlen, "%s and %s share version %d",
+			gk_errf(err, errlen, "%s and %s share version %d",
 			    m[i - 1].file, m[i].file, m[i].version);
 			return -1;
 		}
@@ -147,19 +132,19 @@ migrate_plan(const struct migration *m, size_t n, const struct migration_applied
 		if (a[i].version > top)
 			top = a[i].version;
 		if ((f = find_file(m, n, a[i].version)) == NULL) {
-			seterr(err, errlen, "version %04d (%s) is applied but its "
+			gk_errf(err, errlen, "version %04d (%s) is applied but its "
 			    "file %04d_%s.sql is missing", a[i].version, a[i].name,
 			    a[i].version, a[i].name);
 			return -1;
 		}
 		if (strcmp(f->name, a[i].name) != 0) {
-			seterr(err, errlen, "%s: version %04d was applied as \"%s\"; "
+			gk_errf(err, errlen, "%s: version %04d was applied as \"%s\"; "
 			    "released migrations must not be renamed", f->file,
 			    f->version, a[i].name);
 			return -1;
 		}
 		if (strcmp(f->sha, a[i].sha) != 0) {
-			seterr(err, errlen, "%s: checksum %.12s... differs from the "
+			gk_errf(err, errlen, "%s: checksum %.12s... differs from the "
 			    "%.12s... applied at %s; released migrations must not be "
 			    "edited, add a new one", f->file, f->sha, a[i].sha,
 			    a[i].applied_at);
@@ -170,7 +155,7 @@ migrate_plan(const struct migration *m, size_t n, const struct migration_applied
 		if ((ap = find_applied(a, na, m[i].version)) != NULL)
 			continue;
 		if (m[i].version < top) {
-			seterr(err, errlen, "%s: version %04d is below the applied "
+			gk_errf(err, errlen, "%s: version %04d is below the applied "
 			    "version %04d; renumber it above", m[i].file, m[i].version,
 			    top);
 			return -1;
@@ -203,25 +188,25 @@ load_file(const char *dir, struct migration *m, char *err, size_t errlen)
 	int		 fd, rc = EX_IOERR;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, m->file) >= sizeof(path)) {
-		seterr(err, errlen, "%s/%s: path too long", dir, m->file);
+		gk_errf(err, errlen, "%s/%s: path too long", dir, m->file);
 		return EX_DATAERR;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		gk_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return EX_NOINPUT;
 	}
 	if (fstat(fd, &st) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		gk_errf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > MIGRATE_MAX_BYTES) {
-		seterr(err, errlen, "%s: not a regular file of at most %d bytes", path,
+		gk_errf(err, errlen, "%s: not a regular file of at most %d bytes", path,
 		    MIGRATE_MAX_BYTES);
 		rc = EX_DATAERR;
 		goto out;
 	}
 	if ((m->sql = malloc((size_t)st.st_size + 1)) == NULL) {
-		seterr(err, errlen, "%s: out of memory", path);
+		gk_errf(err, errlen, "%s: out of memory", path);
 		rc = EX_OSERR;
 		goto out;
 	}
@@ -230,7 +215,7 @@ load_file(const char *dir, struct migration *m, char *err, size_t errlen)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			seterr(err, errlen, "%s: %s", path,
+			gk_errf(err, errlen, "%s: %s", path,
 			    r == 0 ? "file shrank while read" : strerror(errno));
 			goto out;
 		}
@@ -240,12 +225,12 @@ load_file(const char *dir, struct migration *m, char *err, size_t errlen)
 	m->len = got;
 	/* A NUL inside would cut the script short without anyone noticing. */
 	if (memchr(m->sql, '\0', got) != NULL) {
-		seterr(err, errlen, "%s: contains a NUL byte", path);
+		gk_errf(err, errlen, "%s: contains a NUL byte", path);
 		rc = EX_DATAERR;
 		goto out;
 	}
 	if (migrate_sha256_hex(m->sql, m->len, m->sha) == -1) {
-		seterr(err, errlen, "%s: sha256 failed", path);
+		gk_errf(err, errlen, "%s: sha256 failed", path);
 		rc = EX_SOFTWARE;
 		goto out;
 	}
@@ -269,7 +254,7 @@ migrate_load_dir(const char *dir, struct migration **out, size_t *n, char *err,
 	*out = NULL;
 	*n = 0;
 	if ((d = opendir(dir)) == NULL) {
-		seterr(err, errlen, "%s: %s", dir, strerror(errno));
+		gk_errf(err, errlen, "%s: %s", dir, strerror(errno));
 		return EX_NOINPUT;
 	}
 	errno = 0;
@@ -277,7 +262,7 @@ migrate_load_dir(const char *dir, struct migration **out, size_t *n, char *err,
 		if ((k = migrate_parse_name(de->d_name, &version, name)) == 0)
 			continue;
 		if (k == -1) {
-			seterr(err, errlen, "%s/%s: not a migration name "
+			gk_errf(err, errlen, "%s/%s: not a migration name "
 			    "(NNNN_name.sql, name of a-z 0-9 _)", dir, de->d_name);
 			rc = EX_DATAERR;
 			goto fail;
@@ -285,7 +270,7 @@ migrate_load_dir(const char *dir, struct migration **out, size_t *n, char *err,
 		if (cnt == cap) {
 			cap = cap == 0 ? 16 : cap * 2;
 			if ((nm = reallocarray(m, cap, sizeof(*m))) == NULL) {
-				seterr(err, errlen, "out of memory");
+				gk_errf(err, errlen, "out of memory");
 				rc = EX_OSERR;
 				goto fail;
 			}
@@ -296,7 +281,7 @@ migrate_load_dir(const char *dir, struct migration **out, size_t *n, char *err,
 		gk_strlcpy(m[cnt].name, name, sizeof(m[cnt].name));
 		if (gk_strlcpy(m[cnt].file, de->d_name, sizeof(m[cnt].file)) >=
 		    sizeof(m[cnt].file)) {
-			seterr(err, errlen, "%s/%s: name too long", dir, de->d_name);
+			gk_errf(err, errlen, "%s/%s: name too long", dir, de->d_name);
 			rc = EX_DATAERR;
 			goto fail;
 		}
@@ -307,7 +292,7 @@ migrate_load_dir(const char *dir, struct migration **out, size_t *n, char *err,
 		errno = 0;
 	}
 	if (errno != 0) {
-		seterr(err, errlen, "%s: %s", dir, strerror(errno));
+		gk_errf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	if (migrate_sort(m, cnt, err, errlen) == -1) {

@@ -15,21 +15,7 @@
 #include <unistd.h>
 
 #include "gatekit/json.h"
-
-static void	set_err(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "gatekit/util.h"
 
 /*
  * Finds the first bracket that nests deeper than GK_JSON_MAX_DEPTH, skipping strings.
@@ -89,14 +75,14 @@ gk_json_parse(const char *buf, size_t len, size_t max_len, char *err,
 	json_t *j;
 	int line, col;
 
-	set_err(err, errlen, "%s", "");
+	gk_errf(err, errlen, "%s", "");
 	if (len > max_len) {
-		set_err(err, errlen, "document is %zu bytes, more than the %zu allowed",
+		gk_errf(err, errlen, "document is %zu bytes, more than the %zu allowed",
 		    len, max_len);
 		return NULL;
 	}
 	if (depth_scan(buf, len, &line, &col) == -1) {
-		set_err(err, errlen, "line %d column %d: nesting deeper than %d",
+		gk_errf(err, errlen, "line %d column %d: nesting deeper than %d",
 		    line, col, GK_JSON_MAX_DEPTH);
 		return NULL;
 	}
@@ -104,7 +90,7 @@ gk_json_parse(const char *buf, size_t len, size_t max_len, char *err,
 	 * JSON_DISABLE_EOF_CHECK (trailing bytes are an error). */
 	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (j == NULL) {
-		set_err(err, errlen, "line %d column %d: %s", je.line, je.column,
+		gk_errf(err, errlen, "line %d column %d: %s", je.line, je.column,
 		    je.text);
 		return NULL;
 	}
@@ -123,22 +109,22 @@ gk_json_parse_file(const char *path, size_t max_len, char *err, size_t errlen)
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		gk_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1) {
-		set_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		gk_errf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
 		goto out;
 	}
 	if ((size_t)st.st_size > max_len) {
-		set_err(err, errlen, "%s: document is %zu bytes, more than the %zu "
+		gk_errf(err, errlen, "%s: document is %zu bytes, more than the %zu "
 		    "allowed", path, (size_t)st.st_size, max_len);
 		goto out;
 	}
 	/* One byte more than allowed, so a file that grew is still caught. */
 	cap = max_len < (size_t)st.st_size + 1 ? max_len + 1 : (size_t)st.st_size + 1;
 	if ((buf = malloc(cap)) == NULL) {
-		set_err(err, errlen, "%s: out of memory", path);
+		gk_errf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	while (len < cap) {
@@ -146,7 +132,7 @@ gk_json_parse_file(const char *path, size_t max_len, char *err, size_t errlen)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			set_err(err, errlen, "%s: cannot read: %s", path,
+			gk_errf(err, errlen, "%s: cannot read: %s", path,
 			    strerror(errno));
 			goto out;
 		}
@@ -155,7 +141,7 @@ gk_json_parse_file(const char *path, size_t max_len, char *err, size_t errlen)
 		len += (size_t)n;
 	}
 	if ((j = gk_json_parse(buf, len, max_len, msg, sizeof(msg))) == NULL)
-		set_err(err, errlen, "%s: %s", path, msg);
+		gk_errf(err, errlen, "%s: %s", path, msg);
 out:
 	free(buf);
 	close(fd);

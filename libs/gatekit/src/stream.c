@@ -58,21 +58,6 @@ static const char *const fixed_keys[] = {
 	"enable.auto.commit", "enable.auto.offset.store",
 };
 
-static void set_err(char *, size_t, const char *, ...)
-	    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* librdkafka's syslog levels mapped onto ours. Runs on librdkafka threads. */
 static void
 log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -417,7 +402,7 @@ conf_set(rd_kafka_conf_t *conf, const char *key, const char *val, char *err,
 	char rerr[256];
 
 	if (rd_kafka_conf_set(conf, key, val, rerr, sizeof(rerr)) != RD_KAFKA_CONF_OK) {
-		set_err(err, errlen, "stream: config %s: %s", key, rerr);
+		gk_errf(err, errlen, "stream: config %s: %s", key, rerr);
 		return -1;
 	}
 	return 0;
@@ -432,17 +417,17 @@ conf_user(rd_kafka_conf_t *conf, const char *const *kv, char *err, size_t errlen
 
 	for (; kv != NULL && *kv != NULL; kv++) {
 		if ((eq = strchr(*kv, '=')) == NULL || eq == *kv) {
-			set_err(err, errlen, "stream: config \"%s\": not key=value", *kv);
+			gk_errf(err, errlen, "stream: config \"%s\": not key=value", *kv);
 			return -1;
 		}
 		if ((size_t)(eq - *kv) >= sizeof(key)) {
-			set_err(err, errlen, "stream: config \"%s\": key too long", *kv);
+			gk_errf(err, errlen, "stream: config \"%s\": key too long", *kv);
 			return -1;
 		}
 		memcpy(key, *kv, (size_t)(eq - *kv));
 		key[eq - *kv] = '\0';
 		if (is_fixed(key)) {
-			set_err(err, errlen,
+			gk_errf(err, errlen,
 			    "stream: config %s: fixed by gatekit, cannot be overridden", key);
 			return -1;
 		}
@@ -466,17 +451,17 @@ stream_new(struct gk_loop *loop, const struct gk_stream_opts *o, int consumer,
 	int				 fdadded = 0;
 
 	if (loop == NULL || o == NULL || o->brokers == NULL || *o->brokers == '\0') {
-		set_err(err, errlen, "stream: brokers are required");
+		gk_errf(err, errlen, "stream: brokers are required");
 		return NULL;
 	}
 	if (consumer && (o->group_id == NULL || *o->group_id == '\0' ||
 	    o->topics == NULL || o->topics[0] == NULL || o->on_message == NULL)) {
-		set_err(err, errlen,
+		gk_errf(err, errlen,
 		    "stream: a consumer needs group_id, topics and on_message");
 		return NULL;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		set_err(err, errlen, "stream: out of memory");
+		gk_errf(err, errlen, "stream: out of memory");
 		return NULL;
 	}
 	s->loop = loop;
@@ -534,7 +519,7 @@ stream_new(struct gk_loop *loop, const struct gk_stream_opts *o, int consumer,
 	s->rk = rd_kafka_new(consumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER, conf,
 	    rerrstr, sizeof(rerrstr));
 	if (s->rk == NULL) {
-		set_err(err, errlen, "stream: %s", rerrstr);
+		gk_errf(err, errlen, "stream: %s", rerrstr);
 		goto fail;
 	}
 	conf = NULL;	/* owned by s->rk now */
@@ -546,16 +531,16 @@ stream_new(struct gk_loop *loop, const struct gk_stream_opts *o, int consumer,
 	} else
 		s->q = rd_kafka_queue_get_main(s->rk);
 	if (s->q == NULL) {
-		set_err(err, errlen, "stream: no queue");
+		gk_errf(err, errlen, "stream: no queue");
 		goto fail;
 	}
 	if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
-		set_err(err, errlen, "stream: eventfd: %s", strerror(errno));
+		gk_errf(err, errlen, "stream: eventfd: %s", strerror(errno));
 		goto fail;
 	}
 	rd_kafka_queue_io_event_enable(s->q, s->efd, &one, sizeof(one));
 	if (gk_loop_fd_add(loop, s->efd, POLLIN, on_wake, s) == -1) {
-		set_err(err, errlen, "stream: cannot watch the eventfd");
+		gk_errf(err, errlen, "stream: cannot watch the eventfd");
 		goto fail;
 	}
 	fdadded = 1;
@@ -568,7 +553,7 @@ stream_new(struct gk_loop *loop, const struct gk_stream_opts *o, int consumer,
 			rd_kafka_topic_partition_list_add(topics, *t,
 			    RD_KAFKA_PARTITION_UA);
 		if ((rerr = rd_kafka_subscribe(s->rk, topics)) != 0) {
-			set_err(err, errlen, "stream: subscribe: %s",
+			gk_errf(err, errlen, "stream: subscribe: %s",
 			    rd_kafka_err2str(rerr));
 			goto fail;
 		}
@@ -917,7 +902,7 @@ gk_stream_create_topic(const char *brokers, const char *topic, int partitions,
 	int				 rc = -1;
 
 	if (brokers == NULL || topic == NULL) {
-		set_err(err, errlen, "stream: brokers and topic are required");
+		gk_errf(err, errlen, "stream: brokers and topic are required");
 		return -1;
 	}
 	conf = rd_kafka_conf_new();
@@ -929,18 +914,18 @@ gk_stream_create_topic(const char *brokers, const char *topic, int partitions,
 	}
 	if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, es, sizeof(es))) == NULL) {
 		rd_kafka_conf_destroy(conf);
-		set_err(err, errlen, "stream: %s", es);
+		gk_errf(err, errlen, "stream: %s", es);
 		return -1;
 	}
 	nt = rd_kafka_NewTopic_new(topic, partitions > 0 ? partitions : -1, -1, es,
 	    sizeof(es));
 	if (nt == NULL) {
-		set_err(err, errlen, "stream: topic %s: %s", topic, es);
+		gk_errf(err, errlen, "stream: topic %s: %s", topic, es);
 		goto done;
 	}
 	if (compact && rd_kafka_NewTopic_set_config(nt, "cleanup.policy",
 	    "compact") != 0) {
-		set_err(err, errlen, "stream: topic %s: %s", topic,
+		gk_errf(err, errlen, "stream: topic %s: %s", topic,
 		    "cannot set cleanup.policy");
 		goto done;
 	}
@@ -949,33 +934,33 @@ gk_stream_create_topic(const char *brokers, const char *topic, int partitions,
 	    sizeof(es)) != 0 ||
 	    rd_kafka_AdminOptions_set_operation_timeout(ao, timeout_ms, es,
 	    sizeof(es)) != 0) {
-		set_err(err, errlen, "stream: topic %s: %s", topic, es);
+		gk_errf(err, errlen, "stream: topic %s: %s", topic, es);
 		goto done;
 	}
 	q = rd_kafka_queue_new(rk);
 	rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
 	/* The request timeout answers first; the margin only guards against a hang. */
 	if ((ev = rd_kafka_queue_poll(q, timeout_ms + 2000)) == NULL) {
-		set_err(err, errlen, "stream: topic %s: %s", topic, "timed out");
+		gk_errf(err, errlen, "stream: topic %s: %s", topic, "timed out");
 		goto done;
 	}
 	if ((rerr = rd_kafka_event_error(ev)) != 0) {
-		set_err(err, errlen, "stream: topic %s: %s", topic,
+		gk_errf(err, errlen, "stream: topic %s: %s", topic,
 		    rd_kafka_event_error_string(ev));
 		goto done;
 	}
 	if ((res = rd_kafka_event_CreateTopics_result(ev)) == NULL) {
-		set_err(err, errlen, "stream: topic %s: %s", topic, "no result");
+		gk_errf(err, errlen, "stream: topic %s: %s", topic, "no result");
 		goto done;
 	}
 	tr = rd_kafka_CreateTopics_result_topics(res, &n);
 	if (n != 1) {
-		set_err(err, errlen, "stream: topic %s: %s", topic, "no result");
+		gk_errf(err, errlen, "stream: topic %s: %s", topic, "no result");
 		goto done;
 	}
 	rerr = rd_kafka_topic_result_error(tr[0]);
 	if (rerr != 0 && rerr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-		set_err(err, errlen, "stream: topic %s: %s", topic,
+		gk_errf(err, errlen, "stream: topic %s: %s", topic,
 		    rd_kafka_topic_result_error_string(tr[0]) != NULL ?
 		    rd_kafka_topic_result_error_string(tr[0]) :
 		    rd_kafka_err2str(rerr));

@@ -57,4 +57,12 @@ int	gk_id_new(char out[GK_ID_LEN]);
 int	gk_id_valid(const char *s);
 int	gk_id_time(const char *s, int64_t *wall_ms);
 
+/*
+ * Formats an error message into err (errlen bytes), the caller-provided error buffer
+ * that gatekit constructors and loaders take; does nothing when err is NULL or errlen
+ * is 0, so callers may pass NULL when they do not want the text.
+ */
+void	gk_errf(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
 #endif
