@@ -48,7 +48,7 @@ static const struct gk_cfg_key keys[] = {
 	    "lane, fits an 8-byte field" },
 	{ "retry.max", GK_CFG_MS, offsetof(struct tcfg, retry_ms), "5s", 100, 60000,
 	    0, "retry cap" },
-	{ NULL }
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 
 static const char *env_vars[] = {
@@ -325,7 +325,7 @@ test_errors(void)
 		static const struct gk_cfg_key skeys[] = {
 			{ "db.password", GK_CFG_STR, offsetof(struct sec, pw), NULL,
 			    0, 0, GK_CFG_REQUIRED | GK_CFG_SECRET, "pw" },
-			{ NULL }
+			{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 		};
 
 		memset(&s, 0, sizeof(s));
@@ -341,7 +341,7 @@ test_errors(void)
 		static const struct gk_cfg_key skeys[] = {
 			{ "door.pin", GK_CFG_INT, offsetof(struct isec, pin), "0",
 			    0, 0, GK_CFG_SECRET, "pin" },
-			{ NULL }
+			{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 		};
 
 		memset(&s, 0, sizeof(s));
@@ -456,16 +456,16 @@ test_table_errors(void)
 	static const struct gk_cfg_key dup[] = {
 		{ "a", GK_CFG_INT, offsetof(struct one, a), "1", 0, 0, 0, "" },
 		{ "a", GK_CFG_INT, offsetof(struct one, a), "1", 0, 0, 0, "" },
-		{ NULL }
+		{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 	};
 	static const struct gk_cfg_key badname[] = {
 		{ "A b", GK_CFG_INT, offsetof(struct one, a), "1", 0, 0, 0, "" },
-		{ NULL }
+		{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 	};
 	static const struct gk_cfg_key baddef[] = {
 		{ "a", GK_CFG_INT, offsetof(struct one, a), "x", 0, 0, 0, "" },
 		{ "b", GK_CFG_STR, offsetof(struct one, b), "leak?", 0, 0, 0, "" },
-		{ NULL }
+		{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 	};
 	char err[256];
 

@@ -258,7 +258,7 @@ test_conversions(void)
 	    "nan=%f inf=%g h8=%08x hx=%X hh=%hhd sh=%hu ptr=%p err=%m "
 	    "plus=%+d lone=%% bare",
 	    3, 4, 5, 42, 3.14159, "abcdef", 6, 7, "ok", NAN, INFINITY, 255u,
-	    0xabcu, 300, 70000, (void *)&x, -1);
+	    0xabcu, (signed char)300, (unsigned short)70000, (void *)&x, -1);
 	T_CHECK(errno == ENOENT);	/* logging keeps errno */
 	capture_stop(&c);
 
