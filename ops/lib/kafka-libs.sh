@@ -48,6 +48,11 @@ ecogate_kafka_fetch()
 	    dependency:copy-dependencies -DoutputDirectory="$tmp" >"$log" 2>&1; then
 		echo "kafka: fetching the broker jars with Maven failed; see $log:" >&2
 		tail -n 20 "$log" >&2
+		# Maven reports a TLS trust failure as "No plugin found"; say what it is.
+		if grep -qE 'PKIX|SSLHandshake|certificate' "$log"; then
+			echo "kafka: Maven could not verify Maven Central's TLS certificate:" \
+			    "is the proxy's CA in the JDK's trust store (update-ca-certificates)?" >&2
+		fi
 		rm -rf "$tmp"
 		return 1
 	fi

@@ -58,6 +58,8 @@ struct cli {
 	int		 subs_ok, subs_fail;
 	int		 pub_ok, pub_fail;
 	void		*last_opaque;
+	void		*opaques[MAXREC];	/* every on_published, in order */
+	int		 nopaque;
 	char		 last_why[128];
 	int		 nmsg;
 	struct rec	 msgs[MAXREC];
@@ -132,6 +134,8 @@ on_published(void *arg, void *opaque, int ok, const char *why)
 	else
 		c->pub_fail++;
 	c->last_opaque = opaque;
+	if (c->nopaque < MAXREC)
+		c->opaques[c->nopaque++] = opaque;
 	copy_str(c->last_why, sizeof(c->last_why), why);
 }
 
@@ -316,6 +320,26 @@ test_roundtrip(void)
 	    CONNECT_MS);
 	T_CHECK(pub.pub_ok + pub.pub_fail == before + 1);
 	T_CHECK(sub.nmsg == 3 && strcmp(sub.msgs[2].payload, "probe") == 0);
+
+	/*
+	 * QoS 0 and QoS 1 interleaved: Paho gives every QoS 0 publish token 0, so
+	 * completions are matched by publish, not token. Each opaque comes back
+	 * exactly once.
+	 */
+	{
+		int tags[12], seen, j, k, n0 = pub.nopaque;
+
+		for (j = 0; j < 12; j++)
+			T_CHECK(publish(&pub, topic, "mix", j % 3 == 0 ? 1 : 0, 0,
+			    &tags[j]) == 0);
+		AWAIT(loop, pub.nopaque >= n0 + 12, CONNECT_MS);
+		T_CHECKF(pub.nopaque == n0 + 12, "%d completions", pub.nopaque - n0);
+		for (j = 0; j < 12; j++) {
+			for (seen = 0, k = n0; k < pub.nopaque; k++)
+				seen += pub.opaques[k] == &tags[j];
+			T_CHECKF(seen == 1, "publish %d completed %d times", j, seen);
+		}
+	}
 
 	gk_bus_free(pub.bus);
 	gk_bus_free(sub.bus);

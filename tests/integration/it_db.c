@@ -427,6 +427,25 @@ test_copy(struct gk_db *db)
 	T_CHECK(gk_db_exec(db, "COPY vehicle (plate) FROM STDIN", 0, NULL) == NULL);
 	T_CHECK(count(db, "SELECT 1") == 1);
 	T_CHECK(gk_db_copy_put(db, "x", 1) == -1);
+
+	/*
+	 * COPY TO STDOUT is refused too, inside a transaction as well: the connection
+	 * (and the transaction, which the refusal does not abort) stay usable. It used
+	 * to leave libpq in COPY OUT mode, or to drop the connection and report the
+	 * transaction lost.
+	 */
+	T_REQUIRE(gk_db_begin(db) == 0);
+	T_CHECK(gk_db_exec(db, "COPY (SELECT 1) TO STDOUT", 0, NULL) == NULL);
+	T_STREQ(gk_db_errcode(db), "0A000");
+	T_CHECK(gk_db_copy_begin(db, "COPY (SELECT 1) TO STDOUT") == -1);
+	T_STREQ(gk_db_errcode(db), "42601");
+	T_CHECK(gk_db_copy_begin(db, "SELECT 1") == -1);
+	T_STREQ(gk_db_errcode(db), "42601");
+	T_CHECKF(count(db, "SELECT 1") == 1, "%s %s", gk_db_errcode(db),
+	    gk_db_errmsg(db));
+	T_CHECKF(gk_db_commit(db) == 0, "%s %s", gk_db_errcode(db), gk_db_errmsg(db));
+	T_CHECK(gk_db_connected(db));
+	T_CHECK(count(db, "SELECT 1") == 1);
 }
 
 static void

@@ -1,13 +1,16 @@
 /*
  * Integration test of the Redis adapter (libs/gatekit/src/kv.c) against the real
  * redis-server the fixture started: single and pipelined reads and writes, binary
- * values, expiry, bounded failure against a dead port and a silent server, and
- * reconnection after the server is stopped and restarted.
+ * values, expiry, bounded failure against a dead port and a silent server, a large
+ * pipeline into a server that has gone away (no SIGPIPE), and reconnection after the
+ * server is stopped and restarted.
  */
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +313,60 @@ test_silent_server(void)
 	close(lfd);
 }
 
+/*
+ * A server that answers one PING and then closes, as Redis does when it shuts down:
+ * our socket sits in CLOSE_WAIT, the first segment of the next write is answered by a
+ * reset, and a pipeline too large for one write(2) used to die of SIGPIPE (the
+ * default action) on its second write. The call must fail and the process live.
+ */
+static void
+test_gone_server(void)
+{
+	static char		 kbuf[64][32];
+	struct gk_kv_pair	*pairs;
+	struct gk_kv		*kv;
+	char			 buf[256];
+	char			*big;
+	pid_t			 pid;
+	int			 lfd, cfd, port = 0, st, i, n;
+	const size_t		 vlen = 256 * 1024;
+
+	T_REQUIRE((lfd = silent_server(&port)) != -1);
+	if ((pid = fork()) == 0) {
+		if ((cfd = accept(lfd, NULL, NULL)) == -1)
+			_exit(1);
+		n = (int)read(cfd, buf, sizeof(buf));	/* the PING, all of it */
+		if (n <= 0 || write(cfd, "+PONG\r\n", 7) != 7)
+			_exit(1);
+		close(cfd);				/* FIN, nothing unread */
+		_exit(0);
+	}
+	T_REQUIRE(pid > 0);
+	close(lfd);
+	T_REQUIRE((kv = open_kv(port, 2000)) != NULL);
+	T_CHECKF(gk_kv_ping(kv) == 0, "%s", gk_kv_errstr(kv));
+	T_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0);
+	usleep(100 * 1000);	/* the FIN arrives: CLOSE_WAIT */
+
+	/* 16 MB in one pipeline: far more than the socket buffers take at once. */
+	T_REQUIRE((big = malloc(vlen)) != NULL);
+	memset(big, 'x', vlen);
+	T_REQUIRE((pairs = calloc(64, sizeof(*pairs))) != NULL);
+	for (i = 0; i < 64; i++) {
+		snprintf(kbuf[i], sizeof(kbuf[i]), "gone:%d", i);
+		pairs[i].key = kbuf[i];
+		pairs[i].val = big;
+		pairs[i].len = vlen;
+	}
+	T_CHECK(gk_kv_mset(kv, pairs, 64) == -1);	/* and we are still here */
+	T_CHECK(!gk_kv_connected(kv));
+	T_CHECKF(gk_kv_errstr(kv)[0] != '\0', "%s", gk_kv_errstr(kv));
+	free(pairs);
+	free(big);
+	gk_kv_free(kv);
+}
+
 /* Calls ping until it succeeds or the deadline passes; returns ms taken or -1. */
 static long long
 await_up(struct gk_kv *kv, long long within_ms)
@@ -371,6 +428,8 @@ main(void)
 	struct gk_kv_opts	 bad = { .port = 70000 };
 
 	gk_log_init("it_kv");
+	/* The default action, as a daemon has it: SIGPIPE would kill us. */
+	signal(SIGPIPE, SIG_DFL);
 	snprintf(prefix, sizeof(prefix), "it_kv:%d:", (int)getpid());
 
 	T_CHECK(gk_kv_new(&bad) == NULL);
@@ -382,6 +441,7 @@ main(void)
 	test_ttl(kv);
 	test_dead_port();
 	test_silent_server();
+	test_gone_server();
 	test_reconnect(kv);
 	gk_kv_free(kv);
 	gk_kv_free(NULL);

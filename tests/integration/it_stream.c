@@ -5,7 +5,8 @@
  * record is acknowledged once, with offsets that rise per partition and keys that keep
  * to one partition; records and headers come back byte for byte; and a consumer group
  * that committed after the first 600 records resumes at exactly the next record, with
- * no gap and no duplicate, in a brand-new consumer.
+ * no gap and no duplicate, in a brand-new consumer. Last, the broker is restarted
+ * under a producer with messages in flight: each is still delivered exactly once.
  *
  * Topics and groups are named per run, so reruns against the same broker start clean.
  */
@@ -323,6 +324,116 @@ scenario(struct gk_loop *l, int npart, const char *tag)
 	gk_stream_free(b.s);
 }
 
+static volatile int restarted;	/* 1: done, -1: failed; set by restarter() */
+
+static void *
+restarter(void *arg)
+{
+	(void)arg;
+	usleep(300 * 1000);	/* let the first messages get in flight */
+	restarted = t_servers("restart", "kafka") == 0 ? 1 : -1;
+	return NULL;
+}
+
+/*
+ * The broker restarts while the producer has messages in flight and more queued: the
+ * idempotent producer delivers every one exactly once (one successful report each,
+ * and the log holds each once, at the offset reported), and a consumer of the topic
+ * sees each exactly once.
+ */
+static void
+restart_scenario(struct gk_loop *l)
+{
+	static struct run	 r;
+	static struct cons	 c;
+	struct gk_stream_opts	 o;
+	struct gk_stream_header	 h[3];
+	struct gk_stream	*p;
+	pthread_t		 th;
+	char			 err[256], key[32], val[32], eid[32];
+	int			 i = 0, j, once = 1, sum = 0, inflight = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.npart = 1;
+	r.t0 = gk_wall_ms();
+	r.last[0] = -1;
+	for (j = 0; j < NKEYS; j++)
+		r.key_part[j] = -1;
+	snprintf(r.topic, sizeof(r.topic), "it.stream.restart.%d.%lld", (int)getpid(),
+	    (long long)r.t0);
+	snprintf(r.group, sizeof(r.group), "it-stream-restart-%d-%lld", (int)getpid(),
+	    (long long)r.t0);
+	T_REQUIRE(gk_stream_create_topic(brokers, r.topic, 1, 0, 30000, err,
+	    sizeof(err)) == 0 || (fprintf(stderr, "%s\n", err), 0));
+
+	memset(&o, 0, sizeof(o));
+	o.brokers = brokers;
+	o.client_id = "it-stream-restart";
+	o.on_delivery = on_delivery;
+	o.arg = &r;
+	p = gk_stream_producer_new(l, &o, err, sizeof(err));
+	T_REQUIRE(p != NULL);
+	restarted = 0;
+	T_REQUIRE(pthread_create(&th, NULL, restarter, NULL) == 0);
+
+	/* 10 messages every 20 ms, so some are in flight when the broker stops. */
+	while (i < N) {
+		for (j = 0; j < 10 && i < N; j++, i++) {
+			snprintf(key, sizeof(key), "site-%d", i % NKEYS);
+			snprintf(val, sizeof(val), "m%d", i);
+			snprintf(eid, sizeof(eid), "e%d", i);
+			h[0].name = "event_id";
+			h[0].value = eid;
+			h[0].len = strlen(eid);
+			h[1].name = "raw";
+			h[1].value = "\0\xff\0\x01";
+			h[1].len = 4;
+			h[2].name = "none";
+			h[2].value = NULL;
+			h[2].len = 0;
+			T_REQUIRE(gk_stream_produce(p, r.topic, key, strlen(key), val,
+			    strlen(val), h, 3, &r.slots[i]) == 0);
+		}
+		gk_loop_once(l, 20);
+		if (restarted == 0 && r.reports < i)
+			inflight = 1;	/* unreported messages while it restarts */
+	}
+	while (restarted == 0)
+		gk_loop_once(l, 50);
+	T_REQUIRE(pthread_join(th, NULL) == 0);
+	T_REQUIRE(restarted == 1);
+	T_CHECK(inflight);
+	WAIT_FOR(l, r.reports >= N, 120000);
+	T_CHECKF(r.reports == N, "reports=%d", r.reports);
+	WAIT_FOR(l, r.reports > N, 300);
+	T_CHECKF(r.reports == N, "reports=%d", r.reports);
+	T_CHECKF(r.failed == 0, "failed=%d", r.failed);
+	T_CHECK(r.order_bad == 0);
+	T_CHECK(r.off_thread == 0);
+	for (j = 0; j < N; j++)
+		if (r.reported[j] != 1)
+			once = 0;
+	T_CHECK(once);
+	sum = (int)(r.last[0] + 1);
+	T_CHECKF(sum == N, "log end %d: a duplicate or a gap", sum);
+	T_CHECK(gk_stream_close(p, 10000) == 0);
+	gk_stream_free(p);
+
+	T_REQUIRE(consumer(l, &r, &c, N) != NULL);
+	WAIT_FOR(l, c.n >= N, 60000);
+	WAIT_FOR(l, c.n > N, 500);
+	T_CHECKF(c.n == N, "consumed=%d", c.n);
+	T_CHECK(c.bad == 0);
+	T_CHECK(c.gaps == 0);
+	once = 1;
+	for (j = 0; j < N; j++)
+		if (c.seen[j] != 1)
+			once = 0;
+	T_CHECK(once);
+	T_CHECK(gk_stream_close(c.s, 15000) == 0);
+	gk_stream_free(c.s);
+}
+
 int
 main(void)
 {
@@ -348,6 +459,8 @@ main(void)
 	T_CHECK(gk_stream_create_topic(brokers, "bad topic name!", 1, 0, 30000, err,
 	    sizeof(err)) == -1);
 	T_CHECKF(strstr(err, "bad topic name!") != NULL, "%s", err);
+
+	restart_scenario(l);
 
 	while (gk_loop_once(l, 0) > 0)
 		continue;

@@ -166,6 +166,11 @@ test_backoff(void)
 	/* Nonsense bounds are made sane, not trusted. */
 	T_CHECK(gk_bus_backoff_ms(0, 0, 0, 5) >= 0);
 	T_CHECK(gk_bus_backoff_ms(100, 1000, 10, 5) <= 1000);
+	/* Doubling near the top of int64_t caps instead of overflowing (UBSan). */
+	d = gk_bus_backoff_ms(1, INT64_MAX / 2 + 1, INT64_MAX, 0);
+	T_CHECKF(d >= INT64_MAX / 2 && d <= INT64_MAX, "huge: %lld", (long long)d);
+	d = gk_bus_backoff_ms(5, INT64_MAX / 3, INT64_MAX, 0xffffffffu);
+	T_CHECKF(d >= INT64_MAX / 2 && d <= INT64_MAX, "huge: %lld", (long long)d);
 }
 
 int

@@ -300,6 +300,43 @@ test_timers(void)
 	gk_loop_free(l);	/* frees the armed timer too (checked by ASan) */
 }
 
+static void
+on_count(struct gk_loop *l, uint64_t id, void *arg)
+{
+	(void)l;
+	(void)id;
+	(*(int *)arg)++;
+}
+
+/*
+ * Huge delays mean "not in this lifetime", not a signed overflow that wraps the due
+ * time into the past and fires at once (and aborts under UBSan).
+ */
+static void
+test_timer_overflow(void)
+{
+	struct gk_loop	*l;
+	uint64_t	 far, every;
+	int		 fired_far = 0, fired_every = 0, i;
+
+	T_REQUIRE((l = gk_loop_new()) != NULL);
+	far = gk_loop_timer_add(l, INT64_MAX, 0, on_count, &fired_far);
+	T_CHECK(far != 0);
+	/* Due now, then every INT64_MAX ms: fires once, re-arms far away. */
+	every = gk_loop_timer_add(l, 0, INT64_MAX, on_count, &fired_every);
+	T_CHECK(every != 0);
+	for (i = 0; i < 5; i++)
+		T_CHECK(gk_loop_once(l, 0) >= 0);
+	T_CHECKF(fired_far == 0, "INT64_MAX timer fired %d times", fired_far);
+	T_CHECKF(fired_every == 1, "periodic INT64_MAX timer fired %d times",
+	    fired_every);
+	/* The wait they leave is capped, not negative. */
+	T_CHECK(gk_loop_once(l, 10) == 0);
+	T_CHECK(gk_loop_timer_cancel(l, far) == 0);
+	T_CHECK(gk_loop_timer_cancel(l, every) == 0);
+	gk_loop_free(l);
+}
+
 /* signals */
 
 struct srec {
@@ -528,6 +565,7 @@ main(void)
 	gk_log_init("test_loop");
 	test_fds();
 	test_timers();
+	test_timer_overflow();
 	test_signals();
 	test_posts();
 	test_stop();

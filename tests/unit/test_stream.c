@@ -388,6 +388,83 @@ test_consume_resume(struct gk_loop *l, const char *brokers,
 	T_REQUIRE(rd_kafka_mock_broker_set_up(mc, 1) == 0);
 }
 
+/* What on_error saw. Global: o.arg is the producer's report state. */
+static struct {
+	int	 errors;
+	int	 fatal;
+	int	 off_thread;
+	char	 reason[256];
+} fat;
+
+static void
+on_error(void *arg, int fatal, const char *reason)
+{
+	(void)arg;
+	fat.errors++;
+	if (!pthread_equal(pthread_self(), main_thread))
+		fat.off_thread++;
+	if (fatal) {
+		fat.fatal++;
+		snprintf(fat.reason, sizeof(fat.reason), "%s", reason);
+	}
+}
+
+#define APIKEY_INITPRODUCERID	22	/* Kafka protocol: InitProducerId */
+
+/*
+ * The idempotent producer loses its guarantees (the broker refuses it a producer
+ * id): the fatal error reaches the daemon once, on the loop thread, gk_stream_fatal()
+ * says so, every message accepted before still gets exactly one (failed) report, and
+ * new messages are refused.
+ */
+static void
+test_fatal(struct gk_loop *l, const char *brokers, rd_kafka_mock_cluster_t *mc)
+{
+	static struct prod	 p;
+	struct gk_stream_opts	 o;
+	struct gk_stream	*s;
+	char			 err[256];
+	int			 i, ok = 0, once = 1;
+
+	memset(&p, 0, sizeof(p));
+	memset(&fat, 0, sizeof(fat));
+	for (i = 0; i < NPART; i++)
+		p.last[i] = -1;
+	rd_kafka_mock_push_request_errors(mc, APIKEY_INITPRODUCERID, 1,
+	    RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED);
+	memset(&o, 0, sizeof(o));
+	o.brokers = brokers;
+	o.client_id = "test-fatal";
+	o.on_delivery = on_delivery;
+	o.on_error = on_error;
+	o.arg = &p;
+	s = gk_stream_producer_new(l, &o, err, sizeof(err));
+	T_REQUIRE(s != NULL);
+	for (i = 0; i < 10; i++)
+		if (gk_stream_produce(s, TOPIC, "k", 1, "v", 1, NULL, 0,
+		    &p.slots[i]) == 0)
+			ok++;
+	WAIT_FOR(l, fat.fatal > 0 && p.n >= ok, 10000);
+	T_CHECKF(fat.fatal == 1, "fatal=%d errors=%d", fat.fatal, fat.errors);
+	T_CHECK(fat.off_thread == 0);
+	T_CHECK(gk_stream_fatal(s) == 1);
+	T_CHECKF(strstr(fat.reason, "uthoriz") != NULL, "reason=%s", fat.reason);
+	T_CHECKF(p.n == ok, "reports=%d accepted=%d", p.n, ok);
+	T_CHECK(p.failed == p.n);
+	T_CHECK(p.persisted_bad == 0);
+	T_CHECK(p.off_thread == 0);
+	for (i = 0; i < ok; i++)
+		if (p.seen[i] != 1)
+			once = 0;
+	T_CHECK(once);
+	T_CHECK(gk_stream_produce(s, TOPIC, "k", 1, "v", 1, NULL, 0,
+	    &p.slots[10]) == -1);
+	(void)gk_stream_close(s, 2000);
+	T_CHECKF(p.n == ok, "reports=%d accepted=%d", p.n, ok);
+	T_CHECK(fat.fatal == 1);
+	gk_stream_free(s);
+}
+
 /* With no broker, close is bounded and still reports every message, as failed. */
 static void
 test_close_unreachable(struct gk_loop *l)
@@ -470,6 +547,7 @@ main(void)
 	test_bad_config(l);
 	test_produce(l, brokers);
 	test_consume_resume(l, brokers, mc);
+	test_fatal(l, brokers, mc);
 	test_close_unreachable(l);
 
 	rd_kafka_mock_cluster_destroy(mc);

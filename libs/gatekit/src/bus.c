@@ -19,6 +19,13 @@
  * them after the next connect; when the buffer is full gk_bus_publish() fails with
  * ENOBUFS rather than silently dropping the oldest.
  *
+ * Matching completions: each accepted publish hands Paho its own struct pend as the
+ * callback context, and the completion names that struct, not a token. Paho's tokens
+ * cannot be trusted for this: every QoS 0 publish has token 0, and some failure paths
+ * (a socket error while the publish is written) report token 0 for a QoS 1 publish.
+ * Paho calls each publish's onSuccess5 or onFailure5 once, so the pend lives until the
+ * loop thread has run that completion, or until gk_bus_free() after MQTTAsync_destroy().
+ *
  * Freeing: gk_loop_post() items may still be queued when the bus is freed. Each holds
  * the bus pointer, so the struct stays allocated (marked dead) until the last queued
  * item has been run and dropped; a counter of posted-but-not-run items tells when.
@@ -53,6 +60,7 @@
 #define SHUTDOWN_DISC_MS	1000	/* Paho's own in-flight grace at disconnect */
 #define TOPIC_MAX		65535	/* MQTT's string length limit */
 #define WHY_LEN			128
+#define STABLE_MIN_MS		10000	/* an up connection this long resets backoff */
 
 enum state { ST_DOWN, ST_CONNECTING, ST_UP };
 
@@ -65,10 +73,13 @@ enum ev_kind {
 	EV_MESSAGE,
 };
 
+struct pend;
+
 /* What a Paho thread hands to the loop thread. A message's bytes follow the struct. */
 struct ev {
 	enum ev_kind	 kind;
-	int		 token;
+	int		 token;		/* EV_SUBSCRIBED */
+	struct pend	*pend;		/* EV_PUBLISHED: the caller's publish, NULL: status */
 	int		 ok;
 	int		 session_present;
 	char		 why[WHY_LEN];
@@ -83,10 +94,13 @@ struct sub {
 	int		 token;		/* of the SUBSCRIBE in flight, 0: none */
 };
 
-/* A publish accepted and not yet finished; completions come back in order. */
+/*
+ * A publish accepted and not yet finished, and Paho's context for its completion.
+ * Owned by the loop thread; a Paho thread only reads b.
+ */
 struct pend {
 	struct pend	*next;
-	int		 token;
+	struct gk_bus	*b;
 	void		*opaque;
 };
 
@@ -126,6 +140,7 @@ struct gk_bus {
 	int		 closing;
 	int		 dead;
 	unsigned	 attempt;
+	int64_t		 up_since;	/* gk_mono_ms() of the last connect */
 	uint64_t	 retry_timer;
 	uint32_t	 rnd;
 	struct sub	*subs;
@@ -326,7 +341,7 @@ gk_bus_backoff_ms(unsigned attempt, int64_t min_ms, int64_t max_ms, uint32_t rnd
 		max_ms = min_ms;
 	d = min_ms;
 	for (i = 0; i < attempt && d < max_ms; i++)
-		d *= 2;
+		d = d > max_ms / 2 ? max_ms : d * 2;	/* no signed overflow */
 	if (d > max_ms)
 		d = max_ms;
 	half = d / 2;
@@ -382,22 +397,42 @@ ev_new(struct gk_bus *b, enum ev_kind kind, int token, int ok, const char *why)
 	return e;
 }
 
-/* Words for a failure from what Paho gave: its text, the MQTT reason, or its code. */
+/* MQTTReasonCode_toString() returns NULL for a code it does not know. */
+static const char *
+reason_str(int rc)
+{
+	const char *s = MQTTReasonCode_toString((enum MQTTReasonCodes)rc);
+
+	return s != NULL ? s : "unknown reason";
+}
+
+/*
+ * Words for a failure from what Paho gave. code < 0 is Paho's own error (its text may
+ * add detail); code > 0 is the reason code of a refused CONNACK; otherwise reasonCode
+ * is the broker's MQTT 5 reason. reasonCode is read last: some Paho failure paths
+ * leave it unset, but those always set a negative code.
+ */
 static void
 fail_why(char *buf, size_t len, const MQTTAsync_failureData5 *r)
 {
-	if (r == NULL) {
+	if (r == NULL)
 		gk_strlcpy(buf, "unknown", len);
-		return;
-	}
-	if (r->reasonCode != MQTTREASONCODE_SUCCESS)
-		snprintf(buf, len, "%s (reason %d)",
-		    MQTTReasonCode_toString(r->reasonCode), (int)r->reasonCode);
-	else if (r->message != NULL)
-		snprintf(buf, len, "%s (code %d)", r->message, r->code);
-	else
+	else if (r->code < 0 && r->message != NULL)
+		snprintf(buf, len, "%s: %s (code %d)", MQTTAsync_strerror(r->code),
+		    r->message, r->code);
+	else if (r->code < 0)
 		snprintf(buf, len, "%s (code %d)", MQTTAsync_strerror(r->code),
 		    r->code);
+	else if (r->code > 0)
+		snprintf(buf, len, "broker refused: %s (reason %d)",
+		    reason_str(r->code), r->code);
+	else if (r->reasonCode != MQTTREASONCODE_SUCCESS)
+		snprintf(buf, len, "%s (reason %d)", reason_str(r->reasonCode),
+		    (int)r->reasonCode);
+	else if (r->message != NULL)
+		gk_strlcpy(buf, r->message, len);
+	else
+		gk_strlcpy(buf, "unknown", len);
 }
 
 static void
@@ -448,36 +483,57 @@ cb_disconnected(void *ctx, MQTTProperties *props, enum MQTTReasonCodes rc)
 
 	(void)props;
 	snprintf(why, sizeof(why), "broker disconnect: %s (reason %d)",
-	    MQTTReasonCode_toString(rc), (int)rc);
+	    reason_str(rc), (int)rc);
 	if ((e = ev_new(b, EV_LOST, 0, 0, why)) != NULL)
 		post(b, e);
+}
+
+/* A publish finished; p is the caller's (a struct pend), or NULL for our status. */
+static void
+pub_done(struct gk_bus *b, struct pend *p, MQTTAsync_successData5 *ok,
+    MQTTAsync_failureData5 *fail)
+{
+	struct ev *e;
+
+	if ((e = ev_new(b, EV_PUBLISHED, 0, 0, NULL)) == NULL)
+		return;
+	e->pend = p;
+	if (ok != NULL && ok->reasonCode < MQTTREASONCODE_UNSPECIFIED_ERROR)
+		e->ok = 1;
+	else if (ok != NULL)
+		snprintf(e->why, sizeof(e->why), "%s (reason %d)",
+		    reason_str(ok->reasonCode), (int)ok->reasonCode);
+	else
+		fail_why(e->why, sizeof(e->why), fail);
+	post(b, e);
 }
 
 static void
 cb_pub_ok(void *ctx, MQTTAsync_successData5 *r)
 {
-	struct gk_bus *b = ctx;
-	struct ev *e;
-	char why[WHY_LEN];
-	int ok = r->reasonCode < MQTTREASONCODE_UNSPECIFIED_ERROR;
+	struct pend *p = ctx;
 
-	if (!ok)
-		snprintf(why, sizeof(why), "%s (reason %d)",
-		    MQTTReasonCode_toString(r->reasonCode), (int)r->reasonCode);
-	if ((e = ev_new(b, EV_PUBLISHED, r->token, ok, ok ? NULL : why)) != NULL)
-		post(b, e);
+	pub_done(p->b, p, r, NULL);
 }
 
 static void
 cb_pub_fail(void *ctx, MQTTAsync_failureData5 *r)
 {
-	struct gk_bus *b = ctx;
-	struct ev *e;
+	struct pend *p = ctx;
 
-	if ((e = ev_new(b, EV_PUBLISHED, r != NULL ? r->token : 0, 0, NULL)) == NULL)
-		return;
-	fail_why(e->why, sizeof(e->why), r);
-	post(b, e);
+	pub_done(p->b, p, NULL, r);
+}
+
+static void
+cb_status_ok(void *ctx, MQTTAsync_successData5 *r)
+{
+	pub_done(ctx, NULL, r, NULL);
+}
+
+static void
+cb_status_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+	pub_done(ctx, NULL, NULL, r);
 }
 
 static void
@@ -490,7 +546,7 @@ cb_sub_ok(void *ctx, MQTTAsync_successData5 *r)
 	    r->reasonCode < MQTTREASONCODE_UNSPECIFIED_ERROR, NULL)) == NULL)
 		return;
 	snprintf(e->why, sizeof(e->why), "%s (reason %d)",
-	    MQTTReasonCode_toString(r->reasonCode), (int)r->reasonCode);
+	    reason_str(r->reasonCode), (int)r->reasonCode);
 	post(b, e);
 }
 
@@ -849,7 +905,13 @@ ev_connected(struct gk_bus *b, const struct ev *e)
 	if (b->closing)
 		return;
 	b->state = ST_UP;
-	b->attempt = 0;
+	/*
+	 * attempt is not reset here but when a connection that stayed up long enough
+	 * is lost (ev_lost): a broker that accepts and at once drops us (a duplicate
+	 * client id taking the session over, an ACL kick) must not be hammered at
+	 * retry_min_ms for ever.
+	 */
+	b->up_since = gk_mono_ms();
 	gk_log(GK_LOG_INFO, "bus.connected", "client=%s url=%s session_present=%d",
 	    b->client_id, b->url, e->session_present);
 	/* Make every subscription the broker does not hold for us. */
@@ -860,7 +922,7 @@ ev_connected(struct gk_bus *b, const struct ev *e)
 			send_subscribe(b, s);
 	}
 	if (b->status_topic != NULL && (rc = send_status(b, b->status_online,
-	    cb_pub_ok, cb_pub_fail)) != MQTTASYNC_SUCCESS)
+	    cb_status_ok, cb_status_fail)) != MQTTASYNC_SUCCESS)
 		gk_log(GK_LOG_WARN, "bus.status_failed", "client=%s reason=%s",
 		    b->client_id, MQTTAsync_strerror(rc));
 	if (b->on_state != NULL)
@@ -888,6 +950,9 @@ ev_lost(struct gk_bus *b, const struct ev *e)
 	gk_log(GK_LOG_WARN, "bus.disconnected", "client=%s url=%s reason=%s",
 	    b->client_id, b->url, e->why);
 	b->state = ST_DOWN;
+	if (gk_mono_ms() - b->up_since >= (b->retry_max_ms > STABLE_MIN_MS ?
+	    b->retry_max_ms : STABLE_MIN_MS))
+		b->attempt = 0;
 	schedule_retry(b);
 	if (b->on_state != NULL)
 		b->on_state(b->arg, 0, e->why);
@@ -899,16 +964,22 @@ ev_published(struct gk_bus *b, const struct ev *e)
 	struct pend *p, *prev = NULL;
 	void *opaque;
 
-	/* Completions arrive in the order the publishes finished, which is
-	 * nearly always the order they were made: the match is at the head. */
-	for (p = b->pend_head; p != NULL; prev = p, p = p->next)
-		if (p->token == e->token)
-			break;
-	if (p == NULL) {
+	if (e->pend == NULL) {
 		/* Not the caller's: our own status publish. */
 		if (!e->ok)
 			gk_log(GK_LOG_WARN, "bus.status_failed", "client=%s reason=%s",
 			    b->client_id, e->why);
+		return;
+	}
+	/* Completions arrive in the order the publishes finished, which is
+	 * nearly always the order they were made: the match is at the head. */
+	for (p = b->pend_head; p != NULL; prev = p, p = p->next)
+		if (p == e->pend)
+			break;
+	if (p == NULL) {
+		/* Paho completed one publish twice: a broken invariant, but the
+		 * caller has been told once already, so say so and go on. */
+		gk_log(GK_LOG_ERR, "bus.publish_unknown", "client=%s", b->client_id);
 		return;
 	}
 	if (prev == NULL)
@@ -1077,14 +1148,14 @@ gk_bus_new(struct gk_loop *l, const struct gk_bus_opts *o, char *err,
 	MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer5;
 	pthread_condattr_t ca;
 	struct gk_bus *b = NULL;
-	char ts[GK_TS_LEN], buf[512];
+	char ts[GK_TS_LEN], buf[512], why[512];
 	int rc, tls;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	/* why is logged even when the caller gave no err buffer. */
 #define FAIL(...) do {							\
-	if (err != NULL && errlen > 0)					\
-		snprintf(err, errlen, __VA_ARGS__);			\
+	snprintf(why, sizeof(why), __VA_ARGS__);			\
 	goto fail;							\
 } while (0)
 	if (l == NULL || o == NULL || o->url == NULL)
@@ -1110,11 +1181,22 @@ gk_bus_new(struct gk_loop *l, const struct gk_bus_opts *o, char *err,
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		FAIL("bus: out of memory");
-	pthread_mutex_init(&b->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&b->cv, &ca);
+	/* sync_wait() counts its deadline on CLOCK_MONOTONIC: the cv must too. */
+	if (pthread_condattr_init(&ca) != 0) {
+		free(b);
+		b = NULL;
+		FAIL("bus: pthread_condattr_init failed");
+	}
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc == 0 && (rc = pthread_cond_init(&b->cv, &ca)) == 0 &&
+	    (rc = pthread_mutex_init(&b->mu, NULL)) != 0)
+		pthread_cond_destroy(&b->cv);
 	pthread_condattr_destroy(&ca);
+	if (rc != 0) {
+		free(b);
+		b = NULL;
+		FAIL("bus: mutex or condition variable: %s", strerror(rc));
+	}
 	b->loop = l;
 	b->tls = tls;
 	gk_strlcpy(b->client_id, o->client_id, sizeof(b->client_id));
@@ -1196,8 +1278,9 @@ fail:
 		free_fields(b);
 		free(b);
 	}
-	gk_log(GK_LOG_ERR, "bus.init_failed", "reason=%s",
-	    err != NULL ? err : "see above");
+	if (err != NULL && errlen > 0)
+		gk_strlcpy(err, why, errlen);
+	gk_log(GK_LOG_ERR, "bus.init_failed", "reason=%s", why);
 	return NULL;
 }
 
@@ -1224,8 +1307,11 @@ gk_bus_subscribe(struct gk_bus *b, const char *filter, int qos)
 {
 	struct sub *s, **tail;
 
-	if (b == NULL || b->closing || !gk_bus_filter_valid(filter) || qos < 0 ||
-	    qos > 2) {
+	if (b != NULL && b->closing) {
+		errno = ESHUTDOWN;
+		return -1;
+	}
+	if (b == NULL || !gk_bus_filter_valid(filter) || qos < 0 || qos > 2) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -1304,9 +1390,11 @@ gk_bus_publish(struct gk_bus *b, const struct gk_bus_msg *m, void *opaque)
 	pm.qos = m->qos;
 	pm.retained = m->retain != 0;
 	pm.properties = props;
+	p->b = b;
+	p->opaque = opaque;
 	ro.onSuccess5 = cb_pub_ok;
 	ro.onFailure5 = cb_pub_fail;
-	ro.context = b;
+	ro.context = p;
 	/* Paho copies topic, payload and properties before it returns. */
 	rc = MQTTAsync_sendMessage(b->cli, m->topic, &pm, &ro);
 	if (rc != MQTTASYNC_SUCCESS) {
@@ -1318,8 +1406,6 @@ gk_bus_publish(struct gk_bus *b, const struct gk_bus_msg *m, void *opaque)
 	}
 	MQTTProperties_free(&props);
 	/* The completion cannot overtake us: it is run by this thread's loop. */
-	p->token = ro.token;
-	p->opaque = opaque;
 	if (b->pend_tail != NULL)
 		b->pend_tail->next = p;
 	else

@@ -416,6 +416,42 @@ res_copy(PGresult *pr)
 	return r;
 }
 
+/*
+ * Leaves a COPY the caller was not meant to start (COPY run through gk_db_exec() or a
+ * script, COPY TO STDOUT given to gk_db_copy_begin()) so the connection is usable
+ * again, keeping the error already set: COPY IN is ended with an error (the server
+ * rolls it back), COPY OUT is read to its end and thrown away. Without this libpq
+ * stays in COPY mode and every later call fails with "another command is already in
+ * progress". A connection that breaks meanwhile, or a COPY BOTH (replication only),
+ * is dropped.
+ */
+static void
+db_copy_leave(struct gk_db *db, ExecStatusType st)
+{
+	PGresult	*pr;
+	char		*buf;
+	int		 n;
+
+	if (st == PGRES_COPY_IN) {
+		if (PQputCopyEnd(db->conn, "COPY not supported here") != 1)
+			goto lost;
+	} else if (st == PGRES_COPY_OUT) {
+		while ((n = PQgetCopyData(db->conn, &buf, 0)) > 0)
+			PQfreemem(buf);
+		if (n == -2)
+			goto lost;
+	} else
+		goto lost;
+	while ((pr = PQgetResult(db->conn)) != NULL)
+		PQclear(pr);
+	if (PQstatus(db->conn) == CONNECTION_BAD)
+		goto lost;
+	db_note_tx(db);
+	return;
+lost:
+	db_lost(db);
+}
+
 /* Turns a PGresult into ours or into an error; clears it either way. */
 static struct gk_db_res *
 db_take(struct gk_db *db, PGresult *pr)
@@ -433,17 +469,10 @@ db_take(struct gk_db *db, PGresult *pr)
 	case PGRES_COPY_OUT:
 	case PGRES_COPY_BOTH:
 		/* Not through exec: leave COPY mode so the connection stays usable. */
-		db_seterr(db, "0A000", 0, "COPY goes through gk_db_copy_begin()");
-		PQclear(pr);
-		pr = NULL;
-		if (PQputCopyEnd(db->conn, "not supported here") == -1 ||
-		    PQstatus(db->conn) == CONNECTION_BAD)
-			db_lost(db);
-		else
-			while ((pr = PQgetResult(db->conn)) != NULL) {
-				PQclear(pr);
-				pr = NULL;
-			}
+		db_seterr(db, "0A000", 0,
+		    "COPY FROM STDIN goes through gk_db_copy_begin(), COPY TO STDOUT "
+		    "is not supported");
+		db_copy_leave(db, PQresultStatus(pr));
 		break;
 	default:
 		db_fail(db, pr);
@@ -600,14 +629,25 @@ gk_db_copy_begin(struct gk_db *db, const char *sql)
 		return -1;
 	if ((pr = PQexec(db->conn, sql)) == NULL)
 		return db_fail(db, NULL);
-	if (PQresultStatus(pr) == PGRES_COPY_IN) {
+	switch (PQresultStatus(pr)) {
+	case PGRES_COPY_IN:
 		db->in_copy = 1;
 		rc = 0;
-	} else if (PQresultStatus(pr) == PGRES_COMMAND_OK ||
-	    PQresultStatus(pr) == PGRES_TUPLES_OK)
+		break;
+	case PGRES_COPY_OUT:
+	case PGRES_COPY_BOTH:
 		db_seterr(db, "42601", 0, "not a COPY ... FROM STDIN statement");
-	else
+		db_copy_leave(db, PQresultStatus(pr));
+		break;
+	case PGRES_COMMAND_OK:
+	case PGRES_TUPLES_OK:
+		db_seterr(db, "42601", 0, "not a COPY ... FROM STDIN statement");
+		db_note_tx(db);
+		break;
+	default:
 		db_fail(db, pr);
+		break;
+	}
 	PQclear(pr);
 	return rc;
 }

@@ -11,14 +11,25 @@
  *
  * Every hiredis reply is copied into our own memory and freed with freeReplyObject()
  * in the function that received it.
+ *
+ * Why SIGPIPE is blocked around each round trip: hiredis writes with write(2), and a
+ * Redis that went away (restart: our socket sits in CLOSE_WAIT) answers the first
+ * segment of a large pipelined write with a reset, so the next write(2) raises
+ * SIGPIPE, whose default action kills the daemon. Like libpq, we block it on the
+ * calling thread for the call and swallow the one we caused; the write then fails
+ * with EPIPE and the connection is dropped like any other I/O error.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
+
+#include <pthread.h>
 
 #include <hiredis/hiredis.h>
 
@@ -78,6 +89,76 @@ kv_rand(struct gk_kv *kv)
 	kv->rng ^= kv->rng >> 7;
 	kv->rng ^= kv->rng << 17;
 	return kv->rng;
+}
+
+/* The SIGPIPE state of the calling thread around one round trip (see the top). */
+struct kv_sigpipe {
+	sigset_t	old;
+	int		blocked;	/* we changed the mask */
+	int		pending;	/* one was pending before: not ours */
+};
+
+static void
+kv_sigpipe_block(struct kv_sigpipe *sp)
+{
+	sigset_t set, pend;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sp->blocked = pthread_sigmask(SIG_BLOCK, &set, &sp->old) == 0;
+	sp->pending = sp->blocked && sigpending(&pend) == 0 &&
+	    sigismember(&pend, SIGPIPE) == 1;
+}
+
+/* Swallows a SIGPIPE our writes raised, restores the mask; keeps errno. */
+static void
+kv_sigpipe_restore(struct kv_sigpipe *sp)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t	set, pend;
+	int		save = errno;
+
+	if (!sp->blocked)
+		return;
+	if (!sp->pending && sigpending(&pend) == 0 &&
+	    sigismember(&pend, SIGPIPE) == 1) {
+		sigemptyset(&set);
+		sigaddset(&set, SIGPIPE);
+		while (sigtimedwait(&set, NULL, &zero) == -1 && errno == EINTR)
+			continue;
+	}
+	pthread_sigmask(SIG_SETMASK, &sp->old, NULL);
+	errno = save;
+}
+
+/* redisCommand() with SIGPIPE kept away. NULL: the connection failed. */
+static redisReply *
+kv_command(struct gk_kv *kv, const char *fmt, ...)
+{
+	struct kv_sigpipe	 sp;
+	redisReply		*r;
+	va_list			 ap;
+
+	kv_sigpipe_block(&sp);
+	va_start(ap, fmt);
+	r = redisvCommand(kv->c, fmt, ap);
+	va_end(ap);
+	kv_sigpipe_restore(&sp);
+	return r;
+}
+
+/* redisGetReply() (which first writes what was appended) with SIGPIPE kept away. */
+static redisReply *
+kv_get_reply(struct gk_kv *kv)
+{
+	struct kv_sigpipe	 sp;
+	void			*p = NULL;
+
+	kv_sigpipe_block(&sp);
+	if (redisGetReply(kv->c, &p) != REDIS_OK)
+		p = NULL;
+	kv_sigpipe_restore(&sp);
+	return p;
 }
 
 struct gk_kv *
@@ -188,13 +269,16 @@ kv_backoff(struct gk_kv *kv, const char *why)
 static int
 kv_setup_cmd(struct gk_kv *kv, char *why, size_t whylen, const char *fmt, ...)
 {
-	redisReply	*r;
-	va_list		 ap;
-	int		 rc = -1;
+	struct kv_sigpipe	 sp;
+	redisReply		*r;
+	va_list			 ap;
+	int			 rc = -1;
 
+	kv_sigpipe_block(&sp);
 	va_start(ap, fmt);
 	r = redisvCommand(kv->c, fmt, ap);
 	va_end(ap);
+	kv_sigpipe_restore(&sp);
 	if (r == NULL)
 		snprintf(why, whylen, "%s", kv->c->errstr);
 	else if (r->type == REDIS_REPLY_ERROR)
@@ -315,7 +399,7 @@ gk_kv_get(struct gk_kv *kv, const char *key, char **val, size_t *len)
 	*len = 0;
 	if (!kv_key_ok(kv, key) || kv_ensure(kv) == -1)
 		return -1;
-	r = redisCommand(kv->c, "GET %b", key, strlen(key));
+	r = kv_command(kv, "GET %b", key, strlen(key));
 	if (kv_check(kv, r, "GET") == -1)
 		goto out;
 	if (r->type == REDIS_REPLY_NIL)
@@ -346,10 +430,10 @@ gk_kv_set(struct gk_kv *kv, const char *key, const void *val, size_t len,
 	if (!kv_key_ok(kv, key) || kv_ensure(kv) == -1)
 		return -1;
 	if (ttl_ms > 0)
-		r = redisCommand(kv->c, "SET %b %b PX %lld", key, strlen(key),
+		r = kv_command(kv, "SET %b %b PX %lld", key, strlen(key),
 		    val, len, (long long)ttl_ms);
 	else
-		r = redisCommand(kv->c, "SET %b %b", key, strlen(key), val, len);
+		r = kv_command(kv, "SET %b %b", key, strlen(key), val, len);
 	if (kv_check(kv, r, "SET") == 0)
 		rc = 0;
 	if (r != NULL)
@@ -365,7 +449,7 @@ gk_kv_del(struct gk_kv *kv, const char *key)
 
 	if (!kv_key_ok(kv, key) || kv_ensure(kv) == -1)
 		return -1;
-	r = redisCommand(kv->c, "DEL %b", key, strlen(key));
+	r = kv_command(kv, "DEL %b", key, strlen(key));
 	if (kv_check(kv, r, "DEL") == -1)
 		goto out;
 	if (r->type != REDIS_REPLY_INTEGER)
@@ -386,7 +470,7 @@ gk_kv_ping(struct gk_kv *kv)
 
 	if (kv_ensure(kv) == -1)
 		return -1;
-	r = redisCommand(kv->c, "PING");
+	r = kv_command(kv, "PING");
 	if (kv_check(kv, r, "PING") == 0)
 		rc = 0;
 	if (r != NULL)
@@ -417,15 +501,11 @@ kv_drain(struct gk_kv *kv, size_t m, const char *cmd,
     int (*take)(struct gk_kv *, const redisReply *, size_t, void *), void *arg)
 {
 	redisReply	*r;
-	void		*p;
 	size_t		 i;
 	int		 rc = 0;
 
 	for (i = 0; i < m; i++) {
-		p = NULL;
-		if (redisGetReply(kv->c, &p) != REDIS_OK)
-			p = NULL;
-		r = p;
+		r = kv_get_reply(kv);
 		if (kv_check(kv, r, cmd) == -1) {
 			rc = -1;
 			if (r == NULL)

@@ -211,6 +211,13 @@ watch_sweep(struct gk_loop *l)
 	l->ndead = 0;
 }
 
+/* a + b for b >= 0, saturating at INT64_MAX: "never" rather than overflow. */
+static int64_t
+add_ms(int64_t a, int64_t b)
+{
+	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
 static int
 timer_before(const struct timer *a, const struct timer *b)
 {
@@ -292,7 +299,7 @@ gk_loop_timer_add(struct gk_loop *l, int64_t after_ms, int64_t every_ms,
 
 	if (cb == NULL)
 		return 0;
-	t.due = gk_mono_ms() + (after_ms > 0 ? after_ms : 0);
+	t.due = add_ms(gk_mono_ms(), after_ms > 0 ? after_ms : 0);
 	t.every = every_ms > 0 ? every_ms : 0;
 	t.id = l->last_id + 1;
 	t.cb = cb;
@@ -330,8 +337,8 @@ gk_loop_timer_cancel(struct gk_loop *l, uint64_t id)
 int
 gk_loop_signal(struct gk_loop *l, int signo, gk_signal_cb *cb, void *arg)
 {
-	sigset_t	 one;
-	int		 fd;
+	sigset_t	 one, old;
+	int		 fd, had;
 
 	if (cb == NULL || signo <= 0 || signo >= _NSIG || signo == SIGKILL ||
 	    signo == SIGSTOP)
@@ -339,17 +346,23 @@ gk_loop_signal(struct gk_loop *l, int signo, gk_signal_cb *cb, void *arg)
 	sigemptyset(&one);
 	if (sigaddset(&one, signo) == -1)
 		return -1;
-	if ((errno = pthread_sigmask(SIG_BLOCK, &one, NULL)) != 0) {
+	if ((errno = pthread_sigmask(SIG_BLOCK, &one, &old)) != 0) {
 		gk_log(GK_LOG_ERR, "loop.error", "op=sigmask signo=%d err=%m",
 		    signo);
 		return -1;
 	}
+	had = sigismember(&l->sigs, signo) == 1;
 	sigaddset(&l->sigs, signo);
 	fd = signalfd(l->sigfd, &l->sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd == -1) {
 		gk_log(GK_LOG_ERR, "loop.error", "op=signalfd signo=%d err=%m",
 		    signo);
+		if (had)	/* still in the signalfd, with its old handler */
+			return -1;
 		sigdelset(&l->sigs, signo);
+		/* Nobody reads it: blocked, the signal would be lost for good. */
+		if (!sigismember(&old, signo))
+			(void)pthread_sigmask(SIG_UNBLOCK, &one, NULL);
 		return -1;
 	}
 	l->sigfd = fd;
@@ -472,9 +485,9 @@ run_timers(struct gk_loop *l)
 		if (t.every == 0 || l->firing_cancelled)
 			continue;
 		/* Ticks missed while the loop was busy are skipped, not bunched. */
-		t.due += t.every;
+		t.due = add_ms(t.due, t.every);
 		if (t.due <= now)
-			t.due = now + t.every;
+			t.due = add_ms(now, t.every);
 		if (heap_push(l, &t) == -1)
 			gk_log(GK_LOG_ERR, "loop.timer_lost", "id=%llu",
 			    (unsigned long long)t.id);

@@ -78,6 +78,22 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 	    fac, buf);
 }
 
+/*
+ * Marks the handle unusable and tells the caller, once: librdkafka may report the
+ * same fatal error both to error_cb and as a consumer error.
+ */
+static void
+raise_fatal(struct gk_stream *s, const char *err, const char *reason)
+{
+	if (s->fatal)
+		return;
+	s->fatal = 1;
+	gk_log(GK_LOG_ERR, "stream.fatal", "client=%s err=%s reason=%s",
+	    rd_kafka_name(s->rk), err, reason);
+	if (s->on_error != NULL)
+		s->on_error(s->arg, 1, reason);
+}
+
 static void
 error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
@@ -87,11 +103,7 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		ferr = rd_kafka_fatal_error(rk, buf, sizeof(buf));
-		s->fatal = 1;
-		gk_log(GK_LOG_ERR, "stream.fatal", "client=%s err=%s reason=%s",
-		    rd_kafka_name(rk), rd_kafka_err2name(ferr), buf);
-		if (s->on_error != NULL)
-			s->on_error(s->arg, 1, buf);
+		raise_fatal(s, rd_kafka_err2name(ferr), buf);
 		return;
 	}
 	gk_log(GK_LOG_WARN, "stream.error", "client=%s err=%s reason=%s",
@@ -283,7 +295,23 @@ consume_one(struct gk_stream *s, rd_kafka_message_t *m)
 	const void			*val;
 	size_t				 i, n = 0, len;
 	const char			*name;
+	char				 fbuf[512];
+	rd_kafka_resp_err_t		 ferr;
 
+	if (s->fatal) {
+		/*
+		 * A record was skipped (or the consumer is fenced): handing over later
+		 * ones would let their stored offsets commit past it. The daemon exits
+		 * and resumes from the last commit.
+		 */
+		goto done;
+	}
+	if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+		ferr = rd_kafka_fatal_error(s->rk, fbuf, sizeof(fbuf));
+		raise_fatal(s, rd_kafka_err2name(ferr), ferr != 0 ? fbuf :
+		    rd_kafka_message_errstr(m));
+		goto done;
+	}
 	if (m->err != 0) {
 		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			gk_log(GK_LOG_WARN, "stream.consume_error",
@@ -303,10 +331,7 @@ consume_one(struct gk_stream *s, rd_kafka_message_t *m)
 		 * Skipping the record would let a later commit pass over it: stop the
 		 * daemon instead, it resumes from the last commit.
 		 */
-		s->fatal = 1;
-		gk_log(GK_LOG_ERR, "stream.fatal", "reason=%s", "out of memory");
-		if (s->on_error != NULL)
-			s->on_error(s->arg, 1, "out of memory for record headers");
+		raise_fatal(s, "ENOMEM", "out of memory for record headers");
 		goto done;
 	}
 	for (i = 0; i < n; i++) {

@@ -80,7 +80,10 @@ typedef void gk_stream_message_cb(void *arg, const struct gk_stream_message *m);
 /*
  * An error librdkafka reported. fatal is 1 for rd_kafka_fatal_error() (e.g. the
  * idempotent producer lost its guarantees): the handle is unusable and the daemon
- * should exit (EX_SOFTWARE) and let its supervisor restart it. Non-fatal errors
+ * should exit (EX_SOFTWARE) and let its supervisor restart it. It is reported once;
+ * from then on a producer fails what it still holds (each message still gets its one
+ * report) and refuses new messages, and a consumer hands over no more records, so no
+ * offset can be stored past one it could not deliver. Non-fatal errors
  * (broker down, transport) are normal weather; librdkafka retries them itself.
  */
 typedef void gk_stream_error_cb(void *arg, int fatal, const char *reason);
