@@ -44,7 +44,7 @@ ecogate_kafka_fetch()
 	# mktemp makes it private; the jars are for every user of this checkout.
 	chmod 755 "$tmp"
 	log="$(dirname "$libs")/fetch.log"
-	if ! mvn -B -q -f "$ECOGATE_REPO/ops/kafka/pom.xml" \
+	if ! mvn -B -f "$ECOGATE_REPO/ops/kafka/pom.xml" \
 	    dependency:copy-dependencies -DoutputDirectory="$tmp" >"$log" 2>&1; then
 		echo "kafka: fetching the broker jars with Maven failed; see $log:" >&2
 		tail -n 20 "$log" >&2
