@@ -13,7 +13,10 @@
  *
  * Delivery: QoS 1 with a persistent session (clean start off, a session expiry) so
  * messages published while a subscriber is away wait for it at the broker. The
- * adapter reconnects by itself with capped exponential backoff and jitter, re-makes
+ * adapter reconnects by itself with capped exponential backoff and jitter (the
+ * backoff starts again from retry_min_ms only after a connection that stayed up for
+ * max(retry_max_ms, 10 s), so a broker that drops us right after each connect is not
+ * hammered), re-makes
  * the subscriptions the broker no longer holds, publishes a retained "online" status
  * on every connect and leaves a retained "offline" last will.
  */
@@ -109,8 +112,9 @@ struct gk_bus_opts {
 
 /*
  * Makes a bus on loop l; it does not connect until gk_bus_start(). Fails only on local
- * errors (bad options, no memory, unusable persistence directory), writing why into
- * err. Returns the bus, owned by the caller (gk_bus_free()), or NULL.
+ * errors (bad options, no memory, unusable persistence directory), logging why and
+ * writing it into err (which may be NULL). Returns the bus, owned by the caller
+ * (gk_bus_free()), or NULL.
  */
 struct gk_bus	*gk_bus_new(struct gk_loop *l, const struct gk_bus_opts *o,
 		    char *err, size_t errlen);
@@ -125,8 +129,8 @@ int	gk_bus_start(struct gk_bus *b);
 /*
  * Subscribes to filter with qos. The subscription is remembered and made again after
  * a reconnect whenever the broker no longer holds it. Allowed before gk_bus_start().
- * Subscribing to a filter again changes its qos. Returns 0, or -1 for an invalid
- * filter or qos (errno EINVAL) or no memory.
+ * Subscribing to a filter again changes its qos. Returns 0, or -1 with errno EINVAL
+ * (invalid filter or qos), ENOMEM, or ESHUTDOWN (the bus is closing).
  */
 int	gk_bus_subscribe(struct gk_bus *b, const char *filter, int qos);
 
@@ -136,7 +140,8 @@ int	gk_bus_subscribe(struct gk_bus *b, const char *filter, int qos);
  * Returns 0 when accepted: on_published(arg, opaque, ...) will follow exactly once.
  * Returns -1, with no callback, when rejected: errno EINVAL (topic with wildcards or
  * empty, bad qos, over-long property), EMSGSIZE (payload over opts.max_payload),
- * ENOBUFS (the buffer is full), ESHUTDOWN (the bus is closing) or EIO (Paho refused).
+ * ENOBUFS (the buffer is full), ENOMEM, ESHUTDOWN (the bus is closing) or EIO (Paho
+ * refused).
  */
 int	gk_bus_publish(struct gk_bus *b, const struct gk_bus_msg *m, void *opaque);
 

@@ -44,7 +44,9 @@ int	gk_loop_fd_del(struct gk_loop *l, int fd);
 
 /*
  * Arms a timer that fires after after_ms, then every every_ms when every_ms > 0
- * (one-shot when 0). Returns its id (never 0), or 0 on allocation failure.
+ * (one-shot when 0). A negative after_ms means now; a due time past INT64_MAX ms
+ * means never. Returns its id (never 0), or 0 when cb is NULL or on allocation
+ * failure.
  */
 uint64_t gk_loop_timer_add(struct gk_loop *l, int64_t after_ms, int64_t every_ms,
 	    gk_timer_cb *cb, void *arg);
@@ -54,7 +56,8 @@ int	gk_loop_timer_cancel(struct gk_loop *l, uint64_t id);
 /*
  * Delivers signo through the loop: the signal is blocked in the calling thread and its
  * handler runs on the loop thread. Call before any library starts threads so they
- * inherit the blocked mask. Returns 0 or -1.
+ * inherit the blocked mask. Calling it again for signo replaces the handler. Returns
+ * 0, or -1 (bad signo, or no signalfd: the signal is then left as it was).
  */
 int	gk_loop_signal(struct gk_loop *l, int signo, gk_signal_cb *cb, void *arg);
 
