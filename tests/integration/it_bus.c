@@ -345,6 +345,29 @@ test_roundtrip(void)
 	gk_bus_free(sub.bus);
 }
 
+/*
+ * Checks payload against schemas/NAME.v1.schema.json with Debian's python3-jsonschema,
+ * an implementation independent of ours. Returns 1 when valid.
+ */
+static int
+schema_valid(const char *name, const char *payload)
+{
+	char path[] = "/tmp/it_bus_msg_XXXXXX", cmd[2048];
+	const char *src = t_env("ECOGATE_SOURCE_DIR", ".");
+	FILE *fp;
+	int fd, rc;
+
+	if ((fd = mkstemp(path)) == -1 || (fp = fdopen(fd, "w")) == NULL)
+		return 0;
+	fputs(payload, fp);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/schemas/validate_msg.py "
+	    "%s/schemas/%s.v1.schema.json %s >&2", src, src, name, path);
+	rc = system(cmd);
+	unlink(path);
+	return rc == 0;
+}
+
 /* The child of test_will: connects with a status topic, says so, waits to die. */
 static int
 will_child(const char *topic)
@@ -377,15 +400,15 @@ test_will(const char *self)
 {
 	static struct cli watch, late, clean;
 	struct gk_bus_opts o;
-	char topic[128], filter[128], ctopic[128], buf[16];
+	char topic[128], filter[128], ctopic[128], buf[16], err[256];
 	struct pollfd pfd;
 	int fds[2], status, i;
 	pid_t pid;
 
 	fprintf(stderr, "-- last will\n");
-	snprintf(filter, sizeof(filter), "%s/status/+", pfx);
-	snprintf(topic, sizeof(topic), "%s/status/child", pfx);
-	snprintf(ctopic, sizeof(ctopic), "%s/status/clean", pfx);
+	snprintf(filter, sizeof(filter), "%s/status/+/+", pfx);
+	snprintf(topic, sizeof(topic), "%s/status/it-bus/child", pfx);
+	snprintf(ctopic, sizeof(ctopic), "%s/status/it-bus/clean", pfx);
 
 	T_REQUIRE(mk(&watch, "it-bus-will-watch", NULL) != NULL);
 	T_CHECK(gk_bus_subscribe(watch.bus, filter, 1) == 0);
@@ -412,16 +435,22 @@ test_will(const char *self)
 
 	AWAIT(loop, find(&watch, topic, "\"state\":\"online\"") >= 0, CONNECT_MS);
 	T_CHECK((i = find(&watch, topic, "\"state\":\"online\"")) >= 0);
-	if (i >= 0)
-		T_CHECK(strstr(watch.msgs[i].payload, "it-bus-will-child") != NULL);
+	if (i >= 0) {
+		T_CHECK(strstr(watch.msgs[i].payload, "\"service\":\"it-bus\"") != NULL);
+		T_CHECK(strstr(watch.msgs[i].payload, "\"instance\":\"child\"") != NULL);
+		T_CHECK(schema_valid("device-status", watch.msgs[i].payload));
+	}
 
 	/* Killed without a DISCONNECT: the broker publishes the will. */
 	T_CHECK(kill(pid, SIGKILL) == 0);
 	T_CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status));
 	AWAIT(loop, find(&watch, topic, "\"state\":\"offline\"") >= 0, CONNECT_MS);
 	T_CHECK((i = find(&watch, topic, "\"state\":\"offline\"")) >= 0);
-	if (i >= 0)
-		T_CHECK(strstr(watch.msgs[i].payload, "shutdown") == NULL);
+	if (i >= 0) {
+		T_CHECK(strstr(watch.msgs[i].payload,
+		    "\"reason\":\"connection_lost\"") != NULL);
+		T_CHECK(schema_valid("device-status", watch.msgs[i].payload));
+	}
 
 	/* The will is retained: a late subscriber finds it. */
 	T_REQUIRE(mk(&late, "it-bus-will-late", NULL) != NULL);
@@ -441,7 +470,22 @@ test_will(const char *self)
 	T_CHECK(find(&watch, ctopic, "\"state\":\"online\"") >= 0);
 	gk_bus_free(clean.bus);
 	AWAIT(loop, find(&watch, ctopic, "\"reason\":\"shutdown\"") >= 0, CONNECT_MS);
-	T_CHECK(find(&watch, ctopic, "\"reason\":\"shutdown\"") >= 0);
+	T_CHECK((i = find(&watch, ctopic, "\"reason\":\"shutdown\"")) >= 0);
+	if (i >= 0)
+		T_CHECK(schema_valid("device-status", watch.msgs[i].payload));
+
+	/* A status topic that does not name service and instance is refused. */
+	o.url = url;
+	o.client_id = "it-bus-will-bad";
+	o.status_topic = "ecogate/v1/site1/status/verifier";
+	T_CHECK(gk_bus_new(loop, &o, err, sizeof(err)) == NULL &&
+	    strstr(err, "status/{service}/{instance}") != NULL);
+	o.status_topic = "ecogate/v1/site1/status/Verifier/1";
+	T_CHECK(gk_bus_new(loop, &o, err, sizeof(err)) == NULL);
+	o.status_topic = ctopic;
+	o.version = "1.0 beta";		/* a space would need escaping: refused */
+	T_CHECK(gk_bus_new(loop, &o, err, sizeof(err)) == NULL &&
+	    strstr(err, "version") != NULL);
 
 	/* Leave no retained status behind: an empty retained message clears it. */
 	T_CHECK(publish(&late, topic, "", 1, 1, NULL) == 0);

@@ -32,6 +32,7 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -117,8 +118,12 @@ struct gk_bus {
 	char		*key_file;
 	char		*persist_dir;
 	char		*status_topic;
-	char		*status_online;
-	char		*status_will;
+	char		*status_online;	/* the caller's online payload, or NULL */
+	char		 status_service[33];	/* from status/{service}/{instance} */
+	char		 status_instance[33];
+	char		 version[65];
+	int64_t		 created_mono;	/* gk_mono_ms() at gk_bus_new(): uptime */
+	char		 status_will[512];	/* rebuilt before every connect */
 	int		 tls;
 	int		 clean_start;
 	uint32_t	 session_expiry_s;
@@ -807,6 +812,9 @@ prop_add_int(MQTTProperties *props, enum MQTTPropertyCodes code, unsigned v)
 	return MQTTProperties_add(props, &p) == 0 ? 0 : -1;
 }
 
+static int	status_json(const struct gk_bus *, const char *, const char *, char *,
+		    size_t);
+
 static void
 bus_connect(struct gk_bus *b)
 {
@@ -828,7 +836,9 @@ bus_connect(struct gk_bus *b)
 	if (!b->clean_start && prop_add_int(&cprops,
 	    MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL, b->session_expiry_s) == 0)
 		co.connectProperties = &cprops;
-	if (b->status_topic != NULL) {
+	/* The will carries the time of this connect: when the daemon was last seen. */
+	if (b->status_topic != NULL && status_json(b, "offline", "connection_lost",
+	    b->status_will, sizeof(b->status_will)) == 0) {
 		will.topicName = b->status_topic;
 		will.message = b->status_will;
 		will.retained = 1;
@@ -878,6 +888,34 @@ send_subscribe(struct gk_bus *b, struct sub *s)
 	s->token = ro.token;
 }
 
+/*
+ * Builds a device-status.v1 message for state "online" (with version and uptime) or
+ * "offline" (with reason) into buf. Every substituted string was checked at
+ * gk_bus_new() to need no JSON escaping. Returns 0, or -1 when it does not fit.
+ */
+static int
+status_json(const struct gk_bus *b, const char *state, const char *reason,
+    char *buf, size_t len)
+{
+	char ts[GK_TS_LEN];
+	int n;
+
+	if (gk_ts_format(gk_wall_ms(), ts, sizeof(ts)) == -1)
+		return -1;
+	if (strcmp(state, "online") == 0)
+		n = snprintf(buf, len, "{\"schema\":\"ecogate.device-status.v1\","
+		    "\"service\":\"%s\",\"instance\":\"%s\",\"state\":\"online\","
+		    "\"ts\":\"%s\",\"version\":\"%s\",\"uptime_s\":%lld}",
+		    b->status_service, b->status_instance, ts, b->version,
+		    (long long)((gk_mono_ms() - b->created_mono) / 1000));
+	else
+		n = snprintf(buf, len, "{\"schema\":\"ecogate.device-status.v1\","
+		    "\"service\":\"%s\",\"instance\":\"%s\",\"state\":\"%s\","
+		    "\"ts\":\"%s\",\"reason\":\"%s\"}", b->status_service,
+		    b->status_instance, state, ts, reason);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 /* Sends a retained QoS 1 status. ok/fail callbacks as given; returns the Paho code. */
 static int
 send_status(struct gk_bus *b, const char *payload, MQTTAsync_onSuccess5 *ok,
@@ -900,6 +938,7 @@ static void
 ev_connected(struct gk_bus *b, const struct ev *e)
 {
 	struct sub *s;
+	char online[512];
 	int rc;
 
 	if (b->closing)
@@ -921,8 +960,13 @@ ev_connected(struct gk_bus *b, const struct ev *e)
 		if (!s->made)
 			send_subscribe(b, s);
 	}
-	if (b->status_topic != NULL && (rc = send_status(b, b->status_online,
-	    cb_status_ok, cb_status_fail)) != MQTTASYNC_SUCCESS)
+	if (b->status_topic != NULL && b->status_online == NULL &&
+	    status_json(b, "online", NULL, online, sizeof(online)) == -1)
+		gk_log(GK_LOG_WARN, "bus.status_failed", "client=%s reason=%s",
+		    b->client_id, "status does not fit");
+	else if (b->status_topic != NULL && (rc = send_status(b,
+	    b->status_online != NULL ? b->status_online : online, cb_status_ok,
+	    cb_status_fail)) != MQTTASYNC_SUCCESS)
 		gk_log(GK_LOG_WARN, "bus.status_failed", "client=%s reason=%s",
 		    b->client_id, MQTTAsync_strerror(rc));
 	if (b->on_state != NULL)
@@ -1079,6 +1123,64 @@ client_id_valid(const char *id)
 }
 
 /* strdup that keeps NULL as NULL; -1 only when s was given and no memory. */
+/* A version string that needs no JSON escaping (device-status.v1 "version"). */
+static int
+version_valid(const char *v)
+{
+	size_t n = strlen(v);
+
+	return n >= 1 && n <= 64 && strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789.+_~-") == n;
+}
+
+/* An id as device-status.v1 wants it for a topic segment: ^[a-z0-9][a-z0-9_-]{0,31}$. */
+static int
+topic_id_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n < 1 || n > 32 || !(islower((unsigned char)s[0]) ||
+	    isdigit((unsigned char)s[0])))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
+		    s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/*
+ * Takes service and instance from a status topic ending in status/{service}/{instance}
+ * so the status payload always names what its topic names. Returns 0 or -1.
+ */
+static int
+status_ids(const char *topic, char *svc, size_t svclen, char *inst, size_t instlen)
+{
+	const char *end = topic + strlen(topic), *i, *sv, *st;
+
+	for (i = end; i > topic && i[-1] != '/'; i--)
+		;
+	if (i == topic)
+		return -1;
+	for (sv = i - 1; sv > topic && sv[-1] != '/'; sv--)
+		;
+	if (sv == topic)
+		return -1;
+	for (st = sv - 1; st > topic && st[-1] != '/'; st--)
+		;
+	if ((size_t)(sv - 1 - st) != strlen("status") ||
+	    strncmp(st, "status", 6) != 0 ||
+	    !topic_id_valid(sv, (size_t)(i - 1 - sv)) ||
+	    !topic_id_valid(i, (size_t)(end - i)) ||
+	    (size_t)(i - 1 - sv) >= svclen || (size_t)(end - i) >= instlen)
+		return -1;
+	memcpy(svc, sv, (size_t)(i - 1 - sv));
+	svc[i - 1 - sv] = '\0';
+	memcpy(inst, i, (size_t)(end - i));
+	inst[end - i] = '\0';
+	return 0;
+}
+
 static int
 dup_opt(char **dst, const char *s)
 {
@@ -1136,7 +1238,6 @@ free_fields(struct gk_bus *b)
 	free(b->persist_dir);
 	free(b->status_topic);
 	free(b->status_online);
-	free(b->status_will);
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
 }
@@ -1148,7 +1249,7 @@ gk_bus_new(struct gk_loop *l, const struct gk_bus_opts *o, char *err,
 	MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer5;
 	pthread_condattr_t ca;
 	struct gk_bus *b = NULL;
-	char ts[GK_TS_LEN], buf[512], why[512];
+	char why[512];
 	int rc, tls;
 
 	if (err != NULL && errlen > 0)
@@ -1173,6 +1274,8 @@ gk_bus_new(struct gk_loop *l, const struct gk_bus_opts *o, char *err,
 		    GK_BUS_CLIENT_ID_LEN - 1);
 	if (o->status_topic != NULL && !gk_bus_topic_valid(o->status_topic))
 		FAIL("bus: status topic %s is not a valid topic", o->status_topic);
+	if (!version_valid(o->version != NULL ? o->version : "unknown"))
+		FAIL("bus: version must be 1..64 of [A-Za-z0-9.+_~-]");
 	if (o->keepalive_s < 0 || o->connect_timeout_s < 0 || o->retry_min_ms < 0 ||
 	    o->retry_max_ms < 0 || o->max_buffered < 0)
 		FAIL("bus: negative interval or buffer size");
@@ -1209,19 +1312,16 @@ gk_bus_new(struct gk_loop *l, const struct gk_bus_opts *o, char *err,
 	    dup_opt(&b->persist_dir, o->persist_dir) == -1 ||
 	    dup_opt(&b->status_topic, o->status_topic) == -1)
 		FAIL("bus: out of memory");
+	b->created_mono = gk_mono_ms();
+	gk_strlcpy(b->version, o->version != NULL ? o->version : "unknown",
+	    sizeof(b->version));
 	if (b->status_topic != NULL) {
-		if (gk_ts_format(gk_wall_ms(), ts, sizeof(ts)) == -1)
-			gk_strlcpy(ts, "unknown", sizeof(ts));
-		/* The client id is restricted to characters that need no JSON escape. */
-		snprintf(buf, sizeof(buf),
-		    "{\"state\":\"online\",\"client\":\"%s\",\"since\":\"%s\"}",
-		    b->client_id, ts);
-		if (dup_opt(&b->status_online,
-		    o->status_online != NULL ? o->status_online : buf) == -1)
-			FAIL("bus: out of memory");
-		snprintf(buf, sizeof(buf), "{\"state\":\"offline\",\"client\":\"%s\"}",
-		    b->client_id);
-		if (dup_opt(&b->status_will, buf) == -1)
+		if (status_ids(o->status_topic, b->status_service,
+		    sizeof(b->status_service), b->status_instance,
+		    sizeof(b->status_instance)) == -1)
+			FAIL("bus: status topic %s: want .../status/{service}/{instance}, "
+			    "each 1..32 of [a-z0-9_-]", o->status_topic);
+		if (dup_opt(&b->status_online, o->status_online) == -1)
 			FAIL("bus: out of memory");
 	}
 	b->clean_start = o->clean_start != 0;
@@ -1441,10 +1541,8 @@ gk_bus_free(struct gk_bus *b)
 		b->retry_timer = 0;
 	}
 	connected = b->cli != NULL && MQTTAsync_isConnected(b->cli);
-	if (connected && b->status_topic != NULL) {
-		snprintf(buf, sizeof(buf),
-		    "{\"state\":\"offline\",\"client\":\"%s\",\"reason\":\"shutdown\"}",
-		    b->client_id);
+	if (connected && b->status_topic != NULL &&
+	    status_json(b, "offline", "shutdown", buf, sizeof(buf)) == 0) {
 		if ((rc = send_status(b, buf, cb_shut_pub_ok, cb_shut_pub_fail)) !=
 		    MQTTASYNC_SUCCESS || sync_wait(b, &b->pub_done,
 		    SHUTDOWN_PUB_MS) == -1 || !b->pub_ok)

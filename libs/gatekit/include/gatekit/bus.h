@@ -79,12 +79,19 @@ struct gk_bus_opts {
 	 */
 	const char	*persist_dir;
 	/*
-	 * Retained status topic: "online" is published there on every connect, the last
-	 * will leaves {"state":"offline",...} when the connection dies, and gk_bus_free()
-	 * publishes an "offline" with "reason":"shutdown". NULL: no status, no will.
+	 * Retained status topic, ending in status/{service}/{instance} (DESIGN §3);
+	 * NULL: no status, no will. The payloads are device-status.v1 messages
+	 * (schemas/device-status.v1.schema.json) for that service and instance:
+	 * "online" with version and uptime on every connect; the last will, "offline"
+	 * with "reason":"connection_lost" and the connect time, left by the broker when
+	 * the connection dies; "offline" with "reason":"shutdown" from gk_bus_free().
 	 */
 	const char	*status_topic;
-	const char	*status_online;	/* online payload; NULL: {"state":"online",...} */
+	/* Online payload replacing the built-in one (e.g. a daemon's own health
+	 * report); NULL: the built-in device-status.v1 "online". */
+	const char	*status_online;
+	/* Software version in the status, 1..64 of [A-Za-z0-9.+_~-]; NULL: "unknown". */
+	const char	*version;
 	int		 clean_start;	/* 1: new session each connect, ending at
 					 * disconnect (session_expiry_s ignored) */
 	uint32_t	 session_expiry_s;	/* 0: 7 days */
