@@ -251,7 +251,7 @@ db_backoff(struct gk_db *db)
 static int
 db_ensure(struct gk_db *db)
 {
-	const char	*keys[6], *vals[6];
+	const char	*keys[12], *vals[12];
 	int		 k = 0;
 	int64_t		 now;
 
@@ -283,6 +283,17 @@ db_ensure(struct gk_db *db)
 	keys[k] = "application_name";	vals[k++] = db->appname;
 	keys[k] = "connect_timeout";	vals[k++] = db->connect_timeout;
 	keys[k] = "client_encoding";	vals[k++] = "UTF8";
+	/*
+	 * A silent network partition must not block the daemon's thread until the
+	 * kernel gives up on TCP (many minutes): probe an idle connection after 30 s and
+	 * drop it after about a minute without answers, and give up on unacknowledged
+	 * writes after 60 s. A conninfo value overrides these.
+	 */
+	keys[k] = "keepalives";		vals[k++] = "1";
+	keys[k] = "keepalives_idle";	vals[k++] = "30";
+	keys[k] = "keepalives_interval";	vals[k++] = "10";
+	keys[k] = "keepalives_count";	vals[k++] = "3";
+	keys[k] = "tcp_user_timeout";	vals[k++] = "60000";
 	keys[k] = "dbname";		vals[k++] = db->conninfo;
 	if (db->options[0] != '\0') {
 		keys[k] = "options";	vals[k++] = db->options;
