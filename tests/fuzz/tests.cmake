@@ -2,7 +2,7 @@
 # Under the fuzz preset (clang, -fsanitize=fuzzer) they become libFuzzer binaries;
 # otherwise they link replay.c and their committed corpus (plus the schema examples
 # for JSON) runs as an ordinary test, so every crash ever found stays fixed.
-set(fuzz_targets json plate)
+set(fuzz_targets json plate cfg)
 foreach(t ${fuzz_targets})
 	set(src ${CMAKE_CURRENT_LIST_DIR}/fuzz_${t}.c)
 	if(ECOGATE_FUZZ)
@@ -22,3 +22,6 @@ add_test(NAME fuzz.json.examples COMMAND fuzz_json
 	${PROJECT_SOURCE_DIR}/schemas/examples/plate-read.v1
 	${PROJECT_SOURCE_DIR}/schemas/examples/passage-decision.v1)
 set_tests_properties(fuzz.json.examples PROPERTIES LABELS unit)
+# The config unit test's fixtures are config corpus too.
+add_test(NAME fuzz.cfg.fixtures COMMAND fuzz_cfg ${PROJECT_SOURCE_DIR}/tests/unit/data/cfg)
+set_tests_properties(fuzz.cfg.fixtures PROPERTIES LABELS unit)
