@@ -24,7 +24,7 @@ PACKAGES="build-essential cmake ninja-build pkg-config clang
 	librdkafka-dev kcat
 	libhiredis-dev redis-server
 	libpq-dev postgresql
-	libjansson-dev libssl-dev python3-jsonschema
+	libjansson-dev libssl-dev libmodbus-dev python3-jsonschema
 	docker-compose maven procps"
 
 step()
