@@ -20,7 +20,13 @@
 #include "gatekit/log.h"
 
 #include "migrate.h"
+#include "registry.h"
+#include "registry_csv.h"
 #include "selftest.h"
+
+/* Where the servers are when the environment does not say (the demo's ports). */
+#define DEFAULT_PG_CONNINFO	"host=127.0.0.1 port=25432 dbname=ecogate user=postgres"
+#define DEFAULT_KAFKA_BROKERS	"127.0.0.1:29092"
 
 #ifndef ECOGATE_SQL_INSTALL_DIR
 #define ECOGATE_SQL_INSTALL_DIR	"/usr/local/share/ecogate/sql"
@@ -35,11 +41,18 @@ struct cmd {
 
 static int	cmd_help(int, char *[]);
 static int	cmd_migrate(int, char *[]);
+static int	cmd_registry(int, char *[]);
 
 static const struct cmd cmds[] = {
 	{ "migrate", cmd_migrate,
 	    "[--dir DIR] [--db CONNINFO] [--dry-run | --status] [-v]",
 	    "apply the SQL migrations to the database" },
+	{ "registry", cmd_registry,
+	    "import FILE.csv | get PLATE [--json] | remove PLATE [--force] | "
+	    "publish [PLATE]\n             [--colour C] [--operator NAME] "
+	    "[--reason TEXT] [--db CONNINFO] [--brokers HOSTS]",
+	    "keep the vehicle registry (PostgreSQL) and publish it to "
+	    REGISTRY_TOPIC },
 	{ "selftest", selftest_run, "[-n] [-f FILE]",
 	    "send sample plate reads through MQTT, Redis, Kafka and PostgreSQL" },
 	{ "help", cmd_help, "", "show this help" },
@@ -54,8 +67,9 @@ usage(FILE *f)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n  %-8s   %s\n", cmds[i].name, cmds[i].usage,
 		    "", cmds[i].help);
-	fprintf(f, "\nenvironment: ECOGATE_PG_CONNINFO (database), ECOGATE_SQL_DIR "
-	    "(migrations), ECOGATE_LOG_LEVEL\n");
+	fprintf(f, "\nenvironment: ECOGATE_PG_CONNINFO (database), "
+	    "ECOGATE_KAFKA_BROKERS (Kafka),\n  ECOGATE_SQL_DIR (migrations), "
+	    "ECOGATE_LOG_LEVEL\n");
 }
 
 static int
@@ -152,6 +166,119 @@ cmd_migrate(int argc, char *argv[])
 	if ((db = gk_db_new(conninfo, &dbo)) == NULL)
 		return EX_SOFTWARE;
 	rc = migrate_run(db, sql_dir(dir), mode, stdout, stderr);
+	gk_db_free(db);
+	return rc;
+}
+
+/* The value of environment variable name, or def when unset or empty. */
+static const char *
+env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : def;
+}
+
+/*
+ * registry SUBCOMMAND ...: options may come before or after the subcommand's
+ * arguments. Exit codes as registry.h says.
+ */
+static int
+cmd_registry(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "colour", required_argument, NULL, 'C' },
+		{ "color", required_argument, NULL, 'C' },
+		{ "operator", required_argument, NULL, 'o' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "db", required_argument, NULL, 'c' },
+		{ "brokers", required_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct gk_db_opts	 dbo = { .application_name = "ecogatectl" };
+	struct registry_who	 who = { NULL, NULL };
+	struct gk_db		*db;
+	const char		*conninfo = NULL, *brokers = NULL, *colour = NULL;
+	const char		*sub, *arg;
+	char			 col[16], msg[REGISTRY_ERR_MAX];
+	int			 ch, rc, json = 0, force = 0, nargs;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "C:o:r:c:b:jfvh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'C':
+			colour = optarg;
+			break;
+		case 'o':
+			who.operator_name = optarg;
+			break;
+		case 'r':
+			who.reason = optarg;
+			break;
+		case 'c':
+			conninfo = optarg;
+			break;
+		case 'b':
+			brokers = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'f':
+			force = 1;
+			break;
+		case 'v':
+			gk_log_set_level(gk_log_get_level() > GK_LOG_INFO ?
+			    GK_LOG_INFO : GK_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	nargs = argc - optind;
+	sub = nargs > 0 ? argv[optind] : "";
+	arg = nargs > 1 ? argv[optind + 1] : NULL;
+	if (nargs > 2 || (nargs < 2 && strcmp(sub, "publish") != 0) ||
+	    (strcmp(sub, "import") != 0 && strcmp(sub, "get") != 0 &&
+	    strcmp(sub, "remove") != 0 && strcmp(sub, "publish") != 0)) {
+		fprintf(stderr, "ecogatectl registry: give import FILE, get PLATE, "
+		    "remove PLATE or publish [PLATE]\n");
+		return EX_USAGE;
+	}
+	if (colour != NULL) {
+		if (registry_value(REGISTRY_PLATE_COLOUR, colour, col, sizeof(col), msg,
+		    sizeof(msg)) == -1) {
+			fprintf(stderr, "ecogatectl registry: --colour: %s\n", msg);
+			return EX_USAGE;
+		}
+		colour = col;
+	}
+	if (conninfo == NULL)
+		conninfo = env_or("ECOGATE_PG_CONNINFO", DEFAULT_PG_CONNINFO);
+	if (brokers == NULL)
+		brokers = env_or("ECOGATE_KAFKA_BROKERS", DEFAULT_KAFKA_BROKERS);
+	if ((db = gk_db_new(conninfo, &dbo)) == NULL)
+		return EX_SOFTWARE;
+	if (strcmp(sub, "import") == 0)
+		rc = registry_import(db, brokers, arg, &who, stdout, stderr);
+	else if (gk_db_connect(db) == -1) {
+		fprintf(stderr, "ecogatectl registry: database: %s\n", gk_db_errmsg(db));
+		rc = EX_UNAVAILABLE;
+	} else if (strcmp(sub, "get") == 0)
+		rc = registry_get(db, arg, colour, json, stdout, stderr);
+	else if (strcmp(sub, "remove") == 0)
+		rc = registry_remove(db, brokers, arg, colour, force, &who, stdout,
+		    stderr);
+	else
+		rc = registry_publish(db, brokers, arg, colour, &who, stdout, stderr);
 	gk_db_free(db);
 	return rc;
 }
