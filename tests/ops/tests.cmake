@@ -11,6 +11,9 @@
 set(ops_scripts
 	${PROJECT_SOURCE_DIR}/ops/servers.sh
 	${PROJECT_SOURCE_DIR}/ops/install-deps.sh
+	${PROJECT_SOURCE_DIR}/ops/test.sh
+	${PROJECT_SOURCE_DIR}/ops/demo.sh
+	${PROJECT_SOURCE_DIR}/ops/bench.sh
 	${PROJECT_SOURCE_DIR}/ops/lib/kafka-libs.sh
 	${CMAKE_CURRENT_LIST_DIR}/check_cli.sh
 	${CMAKE_CURRENT_LIST_DIR}/it_restart.sh)
