@@ -1,0 +1,1298 @@
+/*
+ * verifier: the gate's decision daemon, the imperative shell around the pure core
+ * (fuse.c, policy.c, registry.c, decide.c) and the durable outbox (outbox.c).
+ *
+ * Plate reads arrive on ecogate/v1/{site}/lane/+/plate (MQTT 5, QoS 1, persistent
+ * session). Each is parsed strictly and fed to its lane's fusion window; a closed
+ * passage is looked up in the registry (Redis key ecogate:registry:{plate}|{colour},
+ * a vehicle.v1 document; when Redis fails, the local snapshot file), decided under the
+ * policy in force (the retained ecogate/v1/{site}/config/policy), rendered as a
+ * passage-decision.v1 message, appended to the outbox and fsync'd, and only then
+ * published on lane/{lane}/decision, followed for an allow by a barrier-command.v1 on
+ * lane/{lane}/barrier/cmd (message expiry, correlation data = cmd_id), and produced to
+ * Kafka ecogate.passage.v1 (key = site). The outbox record is marked done on Kafka's
+ * delivery report; pending records are produced again at start and after failures.
+ *
+ * Any message on lane/{lane}/trigger (the loop detector) ends the lane's hold, so a
+ * vehicle that comes back is a new passage.
+ *
+ * Registry changes arrive on the compacted Kafka topic ecogate.registry.v1 (key
+ * "plate|colour", value vehicle.v1, tombstone = removal): each is written to Redis and
+ * appended to the snapshot file, then its offset is stored and committed.
+ *
+ * The snapshot file is JSON lines, one change per line, the last line for a key wins:
+ *	{"key":"沪A12345|yellow","vehicle":{...vehicle.v1...}}
+ *	{"key":"沪A12345|yellow","vehicle":null}
+ * Its age in a decision is the time since the file was last written.
+ *
+ * One thread (the loop's) owns all state; the adapters call back on it.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <gatekit/bus.h>
+#include <gatekit/cfg.h>
+#include <gatekit/json.h>
+#include <gatekit/kv.h>
+#include <gatekit/log.h>
+#include <gatekit/loop.h>
+#include <gatekit/stream.h>
+#include <gatekit/util.h>
+
+#include "decide.h"
+#include "fuse.h"
+#include "outbox.h"
+#include "policy.h"
+#include "registry.h"
+
+#define VERIFIER_VERSION	"0.1.0"
+#define READ_DOC_MAX		(8 * 1024)	/* a plate read is a few hundred bytes */
+#define LANES_MAX		POLICY_LANES_MAX
+#define TOPIC_MAX		256
+#define KEY_MAX			(REGISTRY_PLATE_MAX + 16)
+
+struct verifier_cfg {
+	char		*site;
+	char		*instance;
+	char		*mqtt_url;
+	char		*mqtt_persist_dir;
+	char		*kafka_brokers;
+	char		*kafka_passage_topic;
+	char		*kafka_registry_topic;
+	int		 registry_consume;
+	char		*redis_host;
+	long long	 redis_port;
+	char		*redis_password;
+	int64_t		 redis_timeout_ms;
+	char		*outbox_dir;
+	char		*snapshot_path;
+	int64_t		 barrier_expiry_ms;
+	int64_t		 outbox_retry_ms;
+	int64_t		 shutdown_flush_ms;
+};
+
+#define O(f)	offsetof(struct verifier_cfg, f)
+static const struct gk_cfg_key verifier_keys[] = {
+	{ "site", GK_CFG_STR, O(site), "site1", 1, 32, 0,
+	    "plant site id, the {site} topic segment" },
+	{ "instance", GK_CFG_STR, O(instance), "1", 1, 16, 0,
+	    "instance id in the status topic and client ids" },
+	{ "mqtt.url", GK_CFG_STR, O(mqtt_url), "tcp://127.0.0.1:1883", 0, 0, 0,
+	    "MQTT broker URL" },
+	{ "mqtt.persist_dir", GK_CFG_STR, O(mqtt_persist_dir), NULL, 0, 0, 0,
+	    "where Paho keeps in-flight QoS 1 messages; empty: memory" },
+	{ "kafka.brokers", GK_CFG_STR, O(kafka_brokers), "127.0.0.1:9092", 1, 0, 0,
+	    "Kafka bootstrap servers" },
+	{ "kafka.passage_topic", GK_CFG_STR, O(kafka_passage_topic),
+	    "ecogate.passage.v1", 1, 249, 0, "where decided passages go" },
+	{ "kafka.registry_topic", GK_CFG_STR, O(kafka_registry_topic),
+	    "ecogate.registry.v1", 1, 249, 0, "compacted registry changes" },
+	{ "registry.consume", GK_CFG_BOOL, O(registry_consume), "yes", 0, 0, 0,
+	    "consume the registry topic into Redis and the snapshot" },
+	{ "redis.host", GK_CFG_STR, O(redis_host), "127.0.0.1", 1, 255, 0,
+	    "Redis host holding the registry cache" },
+	{ "redis.port", GK_CFG_INT, O(redis_port), "6379", 1, 65535, 0,
+	    "Redis port" },
+	{ "redis.password", GK_CFG_STR, O(redis_password), NULL, 0, 255,
+	    GK_CFG_SECRET, "Redis AUTH password; empty: none" },
+	{ "redis.timeout", GK_CFG_MS, O(redis_timeout_ms), "200ms", 10, 10000, 0,
+	    "connect and command timeout of a registry lookup" },
+	{ "outbox.dir", GK_CFG_STR, O(outbox_dir), "/var/lib/ecogate/verifier/outbox",
+	    1, 0, 0, "durable outbox directory" },
+	{ "snapshot.path", GK_CFG_STR, O(snapshot_path),
+	    "/var/lib/ecogate/verifier/registry.jsonl", 1, 0, 0,
+	    "local registry snapshot (JSON lines), used when Redis fails" },
+	{ "barrier.expiry", GK_CFG_MS, O(barrier_expiry_ms), "10s", 1000, 600000, 0,
+	    "validity of a barrier open command" },
+	{ "outbox.retry", GK_CFG_MS, O(outbox_retry_ms), "5s", 100, 3600000, 0,
+	    "how often pending outbox records are produced again" },
+	{ "shutdown.flush", GK_CFG_MS, O(shutdown_flush_ms), "5s", 0, 8000, 0,
+	    "how long shutdown waits for Kafka deliveries" },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
+};
+#undef O
+
+struct lane {
+	char		 id[POLICY_LANE_ID_MAX];
+	struct fuse_lane f;
+	uint64_t	 timer;		/* 0: none armed */
+	struct verifier	*v;
+};
+
+struct counters {
+	uint64_t	reads;
+	uint64_t	reads_bad;
+	uint64_t	passages;
+	uint64_t	policy_bad;
+	uint64_t	registry_bad;
+	uint64_t	outbox_failed;
+	uint64_t	delivered;
+};
+
+struct verifier {
+	struct verifier_cfg	 cfg;
+	const char		*conffile;
+	struct gk_loop		*loop;
+	struct gk_bus		*bus;
+	struct gk_stream	*producer;
+	struct gk_stream	*consumer;
+	struct gk_kv		*kv;
+	struct outbox		*outbox;
+	struct policy		 policy;
+	int			 nlanes;
+	struct lane		 lanes[LANES_MAX];
+	uint64_t		 inflight;	/* outbox records produced, unreported */
+	int			 replay_needed;
+	int			 redis_dirty;	/* Redis may lack snapshot changes */
+	uint64_t		 retry_timer;
+	char			 plate_filter[TOPIC_MAX];
+	char			 trigger_filter[TOPIC_MAX];
+	char			 policy_topic[TOPIC_MAX];
+	struct counters		 n;
+};
+
+static void	decide_passage(struct verifier *, struct lane *,
+		    const struct fuse_passage *);
+static void	arm_lane(struct verifier *, struct lane *);
+
+/* ------------------------------------------------------------ registry */
+
+static int
+registry_key(char *buf, size_t len, const char *plate, enum gk_plate_colour c)
+{
+	int n = snprintf(buf, len, "ecogate:registry:%s|%s", plate,
+	    registry_colour_name(c));
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/*
+ * Looks key ("plate|colour") up in the snapshot file: the last line for it wins.
+ * Returns 1 with *v filled, 0 when absent (or removed), -1 when the file cannot be
+ * read. *age_ms is the time since the file was written.
+ */
+static int
+snapshot_lookup(struct verifier *v, const char *key, struct vehicle *out,
+    int64_t *age_ms)
+{
+	FILE		*fp;
+	char		*line = NULL, err[256];
+	size_t		 cap = 0;
+	ssize_t		 n;
+	int		 found = 0, lineno = 0;
+	struct stat	 st;
+
+	if ((fp = fopen(v->cfg.snapshot_path, "r")) == NULL) {
+		if (errno == ENOENT) {
+			*age_ms = 0;
+			return 0;
+		}
+		gk_log(GK_LOG_ERR, "snapshot.open_failed", "path=%s error=%s",
+		    v->cfg.snapshot_path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(fp), &st) == 0)
+		*age_ms = gk_wall_ms() - ((int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000);
+	else
+		*age_ms = 0;
+	if (*age_ms < 0)
+		*age_ms = 0;
+	while ((n = getline(&line, &cap, fp)) != -1) {
+		json_t		*j, *veh;
+		const char	*k;
+		char		*doc;
+
+		lineno++;
+		if (n <= 1)
+			continue;
+		if ((j = gk_json_parse(line, (size_t)n, REGISTRY_DOC_MAX + 1024, err,
+		    sizeof(err))) == NULL) {
+			gk_log(GK_LOG_WARN, "snapshot.bad_line", "path=%s line=%d "
+			    "reason=%s", v->cfg.snapshot_path, lineno, err);
+			continue;
+		}
+		if (gk_json_get_str(j, "key", &k) != GK_JSON_OK ||
+		    strcmp(k, key) != 0) {
+			json_decref(j);
+			continue;
+		}
+		veh = json_object_get(j, "vehicle");
+		if (veh == NULL || json_is_null(veh)) {
+			found = 0;
+		} else if ((doc = gk_json_dump_compact(veh)) != NULL) {
+			if (registry_parse(doc, strlen(doc), out, err,
+			    sizeof(err)) == 0)
+				found = 1;
+			else
+				gk_log(GK_LOG_WARN, "snapshot.bad_line", "path=%s "
+				    "line=%d reason=%s", v->cfg.snapshot_path, lineno,
+				    err);
+			free(doc);
+		}
+		json_decref(j);
+	}
+	free(line);
+	fclose(fp);
+	return found;
+}
+
+/*
+ * Finds the vehicle of passage p: Redis first, the snapshot when Redis fails.
+ * Returns 1 (found, *out filled), 0 (not registered) with *src and *age_ms saying
+ * who answered.
+ */
+static int
+registry_lookup(struct verifier *v, const struct fuse_passage *p,
+    struct vehicle *out, enum registry_source *src, int64_t *age_ms)
+{
+	char	 key[KEY_MAX + 32], err[256];
+	char	*val = NULL;
+	size_t	 len = 0;
+	int	 rc;
+
+	*src = REGISTRY_FROM_NONE;
+	*age_ms = 0;
+	if (registry_key(key, sizeof(key), p->plate, p->colour) == -1)
+		return 0;
+	rc = gk_kv_get(v->kv, key, &val, &len);
+	if (rc >= 0) {
+		*src = REGISTRY_FROM_REDIS;
+		if (rc == 0)
+			return 0;
+		rc = registry_parse(val, len, out, err, sizeof(err));
+		free(val);
+		if (rc == -1) {
+			v->n.registry_bad++;
+			gk_log(GK_LOG_WARN, "registry.bad_record", "key=%s reason=%s",
+			    key, err);
+			return 0;
+		}
+		return 1;
+	}
+	gk_log(GK_LOG_WARN, "registry.redis_failed", "key=%s error=%s", key,
+	    gk_kv_errstr(v->kv));
+	rc = snapshot_lookup(v, key + strlen("ecogate:registry:"), out, age_ms);
+	if (rc == -1)
+		return 0;
+	*src = REGISTRY_FROM_SNAPSHOT;
+	return rc;
+}
+
+/* Appends one change to the snapshot file (fsync'd). Returns 0 or -1. */
+static int
+snapshot_append(struct verifier *v, const char *key, json_t *veh)
+{
+	json_t	*j;
+	char	*line;
+	FILE	*fp;
+	int	 rc = -1;
+
+	j = json_object();
+	json_object_set_new(j, "key", json_string(key));
+	json_object_set(j, "vehicle", veh != NULL ? veh : json_null());
+	line = gk_json_dump_compact(j);
+	json_decref(j);
+	if (line == NULL)
+		return -1;
+	if ((fp = fopen(v->cfg.snapshot_path, "a")) != NULL) {
+		if (fprintf(fp, "%s\n", line) > 0 && fflush(fp) == 0 &&
+		    fsync(fileno(fp)) == 0)
+			rc = 0;
+		if (fclose(fp) != 0)
+			rc = -1;
+	}
+	if (rc == -1)
+		gk_log(GK_LOG_ERR, "snapshot.write_failed", "path=%s error=%s",
+		    v->cfg.snapshot_path, strerror(errno));
+	free(line);
+	return rc;
+}
+
+/*
+ * Writes every change of the snapshot file, in order, to Redis: after Redis missed
+ * changes (it was down while the registry topic moved on, or restarted empty) it
+ * holds what the snapshot holds again. Returns 0, or -1 (Redis still dirty).
+ */
+static int
+redis_resync(struct verifier *v)
+{
+	FILE	*fp;
+	char	*line = NULL, err[256], rkey[KEY_MAX + 32];
+	size_t	 cap = 0;
+	ssize_t	 n;
+	int	 rc = 0, changes = 0;
+
+	if ((fp = fopen(v->cfg.snapshot_path, "r")) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while (rc == 0 && (n = getline(&line, &cap, fp)) != -1) {
+		json_t		*j, *veh;
+		const char	*k;
+		char		*doc;
+
+		if ((j = gk_json_parse(line, (size_t)n, REGISTRY_DOC_MAX + 1024, err,
+		    sizeof(err))) == NULL)
+			continue;
+		if (gk_json_get_str(j, "key", &k) == GK_JSON_OK &&
+		    snprintf(rkey, sizeof(rkey), "ecogate:registry:%s", k) <
+		    (int)sizeof(rkey)) {
+			veh = json_object_get(j, "vehicle");
+			if (veh == NULL || json_is_null(veh)) {
+				rc = gk_kv_del(v->kv, rkey) == -1 ? -1 : 0;
+			} else if ((doc = gk_json_dump_compact(veh)) != NULL) {
+				rc = gk_kv_set(v->kv, rkey, doc, strlen(doc), 0);
+				free(doc);
+			}
+			changes++;
+		}
+		json_decref(j);
+	}
+	free(line);
+	fclose(fp);
+	if (rc == -1) {
+		gk_log(GK_LOG_WARN, "registry.resync_failed", "error=%s",
+		    gk_kv_errstr(v->kv));
+		return -1;
+	}
+	gk_log(GK_LOG_INFO, "registry.resynced", "changes=%d", changes);
+	return 0;
+}
+
+/* One record of ecogate.registry.v1: into Redis and the snapshot, then its offset. */
+static void
+on_registry(void *arg, const struct gk_stream_message *m)
+{
+	struct verifier	*v = arg;
+	char		 key[KEY_MAX], rkey[KEY_MAX + 32], err[256];
+	json_t		*j = NULL;
+	struct vehicle	 veh;
+	const char	*bar;
+	enum gk_plate_colour c;
+
+	if (m->key == NULL || m->keylen == 0 || m->keylen >= sizeof(key) ||
+	    memchr(m->key, '\0', m->keylen) != NULL) {
+		gk_log(GK_LOG_WARN, "registry.bad_key", "partition=%d offset=%lld",
+		    m->partition, (long long)m->offset);
+		v->n.registry_bad++;
+		goto done;
+	}
+	memcpy(key, m->key, m->keylen);
+	key[m->keylen] = '\0';
+	if ((bar = strrchr(key, '|')) == NULL || registry_colour_parse(bar + 1,
+	    &c) == -1) {
+		gk_log(GK_LOG_WARN, "registry.bad_key", "key=%s offset=%lld", key,
+		    (long long)m->offset);
+		v->n.registry_bad++;
+		goto done;
+	}
+	snprintf(rkey, sizeof(rkey), "ecogate:registry:%s", key);
+	if (m->value == NULL) {
+		if (gk_kv_del(v->kv, rkey) == -1) {
+			v->redis_dirty = 1;
+			gk_log(GK_LOG_WARN, "registry.redis_failed", "key=%s error=%s",
+			    rkey, gk_kv_errstr(v->kv));
+		}
+		snapshot_append(v, key, NULL);
+		gk_log(GK_LOG_INFO, "registry.removed", "key=%s", key);
+		goto done;
+	}
+	if (registry_parse(m->value, m->vallen, &veh, err, sizeof(err)) == -1 ||
+	    (j = gk_json_parse(m->value, m->vallen, REGISTRY_DOC_MAX, err,
+	    sizeof(err))) == NULL) {
+		gk_log(GK_LOG_WARN, "registry.bad_record", "key=%s offset=%lld "
+		    "reason=%s", key, (long long)m->offset, err);
+		v->n.registry_bad++;
+		goto done;
+	}
+	if (strlen(veh.plate) != (size_t)(bar - key) ||
+	    strncmp(veh.plate, key, (size_t)(bar - key)) != 0 || veh.colour != c) {
+		/* A record under another plate's key would answer for the wrong car. */
+		gk_log(GK_LOG_WARN, "registry.bad_record", "key=%s offset=%lld "
+		    "reason=%s", key, (long long)m->offset,
+		    "plate or colour differs from the key");
+		v->n.registry_bad++;
+		json_decref(j);
+		goto done;
+	}
+	if (gk_kv_set(v->kv, rkey, m->value, m->vallen, 0) == -1) {
+		v->redis_dirty = 1;
+		gk_log(GK_LOG_WARN, "registry.redis_failed", "key=%s error=%s", rkey,
+		    gk_kv_errstr(v->kv));
+	}
+	snapshot_append(v, key, j);
+	json_decref(j);
+	gk_log(GK_LOG_INFO, "registry.applied", "key=%s version=%lld", key,
+	    (long long)veh.version);
+done:
+	if (gk_stream_store(v->consumer, m->topic, m->partition, m->offset) == 0)
+		gk_stream_commit(v->consumer, 0);
+}
+
+/* ------------------------------------------------------------ plate reads */
+
+/* Number of UTF-8 characters in s, or -1 when s holds a control character. */
+static int
+utf8_chars(const char *s)
+{
+	int n = 0;
+
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return -1;
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	}
+	return n;
+}
+
+static int
+is_topic_id(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 32)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    (i > 0 && (c == '-' || c == '_'))))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+is_id(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789._:-", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+static int
+is_lower_uuid(const char *s)
+{
+	const char *p;
+
+	if (!gk_id_valid(s))
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'F')
+			return 0;
+	return 1;
+}
+
+/*
+ * Parses a plate-read.v1 document strictly into *r, checking that its site and lane
+ * are the topic's. Returns 0, or -1 with the reason in err.
+ */
+static int
+parse_read(const struct verifier *v, const char *lane, const void *buf, size_t len,
+    struct fuse_read *r, char *err, size_t errlen)
+{
+	static const char *const known[] = { "schema", "event_id", "site", "lane",
+	    "ts", "plate", "colour", "confidence", "char_confidences", "bbox",
+	    "source", "frame_sha256", "camera", "trigger_id", "operator" };
+	json_t		*j, *val, *cc;
+	const char	*k, *s, *src;
+	char		 perr[160];
+	size_t		 i;
+	int		 rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((j = gk_json_parse(buf, len, READ_DOC_MAX, perr, sizeof(perr))) == NULL) {
+		gk_errf(err, errlen, "json: %s", perr);
+		return -1;
+	}
+	if (!json_is_object(j)) {
+		gk_errf(err, errlen, "not an object");
+		goto fail;
+	}
+	json_object_foreach(j, k, val) {
+		for (i = 0; i < GK_NELEM(known); i++)
+			if (strcmp(k, known[i]) == 0)
+				break;
+		if (i == GK_NELEM(known)) {
+			gk_errf(err, errlen, "%s: unknown field", k);
+			goto fail;
+		}
+	}
+#define REQ_STR(name)	do {						\
+	if ((rc = gk_json_get_str(j, name, &s)) != GK_JSON_OK) {	\
+		gk_errf(err, errlen, "%s: %s", name, gk_json_strerror(rc)); \
+		goto fail;						\
+	}								\
+} while (0)
+	REQ_STR("schema");
+	if (strcmp(s, "ecogate.plate-read.v1") != 0) {
+		gk_errf(err, errlen, "schema: not ecogate.plate-read.v1");
+		goto fail;
+	}
+	REQ_STR("event_id");
+	if (!is_lower_uuid(s)) {
+		gk_errf(err, errlen, "event_id: not a lowercase UUID");
+		goto fail;
+	}
+	gk_strlcpy(r->event_id, s, sizeof(r->event_id));
+	REQ_STR("site");
+	if (strcmp(s, v->cfg.site) != 0) {
+		gk_errf(err, errlen, "site: not this site's (%s)", v->cfg.site);
+		goto fail;
+	}
+	REQ_STR("lane");
+	if (strcmp(s, lane) != 0) {
+		gk_errf(err, errlen, "lane: not the topic's lane");
+		goto fail;
+	}
+	REQ_STR("ts");
+	if (gk_ts_parse(s, &r->wall_ms) == -1) {
+		gk_errf(err, errlen, "ts: not an RFC 3339 timestamp");
+		goto fail;
+	}
+	REQ_STR("plate");
+	rc = utf8_chars(s);
+	if (rc < 1 || rc > 16 || strlen(s) >= sizeof(r->plate)) {
+		gk_errf(err, errlen, "plate: not 1 to 16 printable characters");
+		goto fail;
+	}
+	gk_strlcpy(r->plate, s, sizeof(r->plate));
+	REQ_STR("colour");
+	if (registry_colour_parse(s, &r->colour) == -1) {
+		gk_errf(err, errlen, "colour: not a known colour");
+		goto fail;
+	}
+	if ((rc = gk_json_get_double(j, "confidence", &r->confidence)) != GK_JSON_OK) {
+		gk_errf(err, errlen, "confidence: %s", gk_json_strerror(rc));
+		goto fail;
+	}
+	if (!(r->confidence >= 0.0 && r->confidence <= 1.0)) {
+		gk_errf(err, errlen, "confidence: not within 0..1");
+		goto fail;
+	}
+	REQ_STR("source");
+	src = s;
+	if (strcmp(src, "lpr") != 0 && strcmp(src, "anpr") != 0 &&
+	    strcmp(src, "rfid") != 0 && strcmp(src, "manual") != 0) {
+		gk_errf(err, errlen, "source: not lpr, anpr, rfid or manual");
+		goto fail;
+	}
+	if ((cc = json_object_get(j, "char_confidences")) != NULL) {
+		if (!json_is_array(cc) || json_array_size(cc) > FUSE_CHARS_MAX) {
+			gk_errf(err, errlen, "char_confidences: not an array of at "
+			    "most %d numbers", FUSE_CHARS_MAX);
+			goto fail;
+		}
+		json_array_foreach(cc, i, val) {
+			double d = json_number_value(val);
+			if (!json_is_number(val) || !(d >= 0.0 && d <= 1.0)) {
+				gk_errf(err, errlen, "char_confidences/%zu: not a "
+				    "number within 0..1", i);
+				goto fail;
+			}
+			r->char_conf[i] = d;
+		}
+		r->nchar_conf = (int)json_array_size(cc);
+	}
+	if ((rc = gk_json_get_str(j, "trigger_id", &s)) == GK_JSON_OK) {
+		if (!is_id(s)) {
+			gk_errf(err, errlen, "trigger_id: not an id");
+			goto fail;
+		}
+		gk_strlcpy(r->trigger_id, s, sizeof(r->trigger_id));
+	} else if (rc != GK_JSON_ABSENT) {
+		gk_errf(err, errlen, "trigger_id: %s", gk_json_strerror(rc));
+		goto fail;
+	}
+	for (i = 0; i < 2; i++) {
+		const char *f = i == 0 ? "camera" : "operator";
+		if ((rc = gk_json_get_str(j, f, &s)) == GK_JSON_OK ? !is_id(s) :
+		    rc != GK_JSON_ABSENT) {
+			gk_errf(err, errlen, "%s: not an id", f);
+			goto fail;
+		}
+	}
+	if (strcmp(src, "manual") == 0 && json_object_get(j, "operator") == NULL) {
+		gk_errf(err, errlen, "operator: required for a manual read");
+		goto fail;
+	}
+	if ((rc = gk_json_get_str(j, "frame_sha256", &s)) == GK_JSON_OK ?
+	    strlen(s) != 64 || strspn(s, "0123456789abcdef") != 64 :
+	    rc != GK_JSON_ABSENT) {
+		gk_errf(err, errlen, "frame_sha256: not 64 lowercase hex digits");
+		goto fail;
+	}
+	if ((val = json_object_get(j, "bbox")) != NULL) {
+		static const char *const bk[] = { "x", "y", "w", "h" };
+		long long n;
+
+		if (!json_is_object(val) || json_object_size(val) != 4) {
+			gk_errf(err, errlen, "bbox: not an object of x, y, w, h");
+			goto fail;
+		}
+		for (i = 0; i < 4; i++)
+			if (gk_json_get_int(val, bk[i], &n) != GK_JSON_OK || n < 0) {
+				gk_errf(err, errlen, "bbox/%s: not an integer >= 0",
+				    bk[i]);
+				goto fail;
+			}
+	}
+#undef REQ_STR
+	json_decref(j);
+	return 0;
+fail:
+	json_decref(j);
+	return -1;
+}
+
+static struct lane *
+lane_get(struct verifier *v, const char *id)
+{
+	int i;
+
+	for (i = 0; i < v->nlanes; i++)
+		if (strcmp(v->lanes[i].id, id) == 0)
+			return &v->lanes[i];
+	if (v->nlanes == LANES_MAX) {
+		/*
+		 * Full (a flood of made-up lane ids must not lock real lanes out for
+		 * good): reuse a lane with no window, no hold and no timer.
+		 */
+		for (i = 0; i < v->nlanes; i++)
+			if (v->lanes[i].f.state == FUSE_IDLE &&
+			    v->lanes[i].f.hold_until_ms == 0 && v->lanes[i].timer == 0)
+				break;
+		if (i == v->nlanes)
+			return NULL;
+	} else
+		v->nlanes++;
+	memset(&v->lanes[i], 0, sizeof(v->lanes[i]));
+	gk_strlcpy(v->lanes[i].id, id, sizeof(v->lanes[i].id));
+	fuse_lane_init(&v->lanes[i].f);
+	v->lanes[i].v = v;
+	return &v->lanes[i];
+}
+
+static void
+on_lane_timer(struct gk_loop *l, uint64_t id, void *arg)
+{
+	struct lane		*ln = arg;
+	struct verifier		*v = ln->v;
+	struct fuse_passage	 p;
+
+	(void)l;
+	(void)id;
+	ln->timer = 0;
+	if (fuse_tick(&ln->f, &v->policy.fusion, gk_mono_ms(), &p) == FUSE_CLOSED)
+		decide_passage(v, ln, &p);
+	arm_lane(v, ln);
+}
+
+/* (Re-)arms the lane's timer at its fusion deadline. */
+static void
+arm_lane(struct verifier *v, struct lane *ln)
+{
+	int64_t d = fuse_deadline(&ln->f, &v->policy.fusion);
+
+	if (ln->timer != 0) {
+		gk_loop_timer_cancel(v->loop, ln->timer);
+		ln->timer = 0;
+	}
+	if (d >= 0) {
+		d -= gk_mono_ms();
+		ln->timer = gk_loop_timer_add(v->loop, d < 0 ? 0 : d, 0,
+		    on_lane_timer, ln);
+	}
+}
+
+static void
+bad_read(struct verifier *v, const char *topic, const char *reason)
+{
+	v->n.reads_bad++;
+	gk_log(GK_LOG_WARN, "read.rejected", "topic=%s reason=%s rejected=%llu",
+	    topic, reason, (unsigned long long)v->n.reads_bad);
+}
+
+static void
+on_plate(struct verifier *v, const struct gk_bus_msg *m, const char *lane_id)
+{
+	struct fuse_read	 r;
+	struct fuse_passage	 p;
+	struct lane		*ln;
+	char			 err[256];
+	enum fuse_rc		 rc;
+
+	v->n.reads++;
+	if (parse_read(v, lane_id, m->payload, m->len, &r, err, sizeof(err)) == -1) {
+		bad_read(v, m->topic, err);
+		return;
+	}
+	if ((ln = lane_get(v, lane_id)) == NULL) {
+		bad_read(v, m->topic, "too many lanes");
+		return;
+	}
+	rc = fuse_offer(&ln->f, &v->policy.fusion, &r, gk_mono_ms(), &p);
+	gk_log(GK_LOG_DEBUG, "read.accepted", "lane=%s plate=%s event_id=%s rc=%d",
+	    lane_id, r.plate, r.event_id, (int)rc);
+	if (rc == FUSE_CLOSED)
+		decide_passage(v, ln, &p);
+	arm_lane(v, ln);
+}
+
+static void
+on_policy(struct verifier *v, const struct gk_bus_msg *m)
+{
+	struct policy	 np;
+	char		 err[256];
+
+	if (m->len == 0) {
+		gk_log(GK_LOG_WARN, "policy.cleared", "kept=%s", v->policy.version);
+		return;
+	}
+	if (policy_parse(m->payload, m->len, &np, err, sizeof(err)) == -1) {
+		v->n.policy_bad++;
+		gk_log(GK_LOG_ERR, "policy.rejected", "topic=%s reason=%s kept=%s",
+		    m->topic, err, v->policy.version);
+		return;
+	}
+	v->policy = np;
+	gk_log(GK_LOG_INFO, "policy.loaded", "version=%s level=%s",
+	    v->policy.version, policy_level_name(v->policy.level));
+}
+
+/* The {lane} level of ecogate/v1/{site}/lane/{lane}/..., into lane; 0 or -1. */
+static int
+topic_lane(const struct verifier *v, const char *topic, char *lane, size_t len)
+{
+	const char	*s, *e;
+	size_t		 n;
+
+	s = topic + strlen("ecogate/v1/") + strlen(v->cfg.site) + strlen("/lane/");
+	if ((e = strchr(s, '/')) == NULL || (n = (size_t)(e - s)) >= len)
+		return -1;
+	memcpy(lane, s, n);
+	lane[n] = '\0';
+	return is_topic_id(lane) ? 0 : -1;
+}
+
+static void
+on_message(void *arg, const struct gk_bus_msg *m)
+{
+	struct verifier	*v = arg;
+	struct lane	*ln;
+	char		 lane[POLICY_LANE_ID_MAX];
+	int		 i;
+
+	if (strcmp(m->topic, v->policy_topic) == 0) {
+		on_policy(v, m);
+	} else if (gk_bus_topic_match(v->plate_filter, m->topic)) {
+		if (topic_lane(v, m->topic, lane, sizeof(lane)) == -1)
+			bad_read(v, m->topic, "lane not a topic id of 1 to 32 characters");
+		else
+			on_plate(v, m, lane);
+	} else if (gk_bus_topic_match(v->trigger_filter, m->topic)) {
+		/* A loop detector saw a vehicle arrive: the hold of the last one ends. */
+		if (topic_lane(v, m->topic, lane, sizeof(lane)) == -1)
+			return;
+		for (i = 0, ln = v->lanes; i < v->nlanes; i++, ln++)
+			if (strcmp(ln->id, lane) == 0) {
+				fuse_trigger(&ln->f);
+				arm_lane(v, ln);
+				gk_log(GK_LOG_DEBUG, "lane.trigger", "lane=%s", lane);
+			}
+	} else
+		gk_log(GK_LOG_WARN, "bus.unexpected", "topic=%s", m->topic);
+}
+
+static void
+on_state(void *arg, int connected, const char *why)
+{
+	(void)arg;
+	gk_log(connected ? GK_LOG_INFO : GK_LOG_WARN, "verifier.mqtt", "connected=%d "
+	    "why=%s", connected, why);
+}
+
+static void
+on_published(void *arg, void *opaque, int ok, const char *why)
+{
+	(void)arg;
+	if (!ok)
+		gk_log(GK_LOG_WARN, "publish.failed", "what=%s why=%s",
+		    (const char *)opaque, why);
+}
+
+/* ------------------------------------------------------------ outbox -> Kafka */
+
+static int
+produce_record(void *arg, uint64_t seq, const char *event_id, const char *key,
+    const void *payload, size_t len)
+{
+	struct verifier		*v = arg;
+	struct gk_stream_header	 h = { "event_id", event_id, strlen(event_id) };
+
+	if (gk_stream_produce(v->producer, v->cfg.kafka_passage_topic, key,
+	    strlen(key), payload, len, &h, 1, (void *)(uintptr_t)seq) == -1) {
+		v->replay_needed = 1;
+		return 1;	/* stop: the retry timer goes on later */
+	}
+	v->inflight++;
+	return 0;
+}
+
+static void
+on_delivery(void *arg, const struct gk_stream_delivery *d)
+{
+	struct verifier	*v = arg;
+	uint64_t	 seq = (uint64_t)(uintptr_t)d->msg_opaque;
+
+	if (v->inflight > 0)
+		v->inflight--;
+	if (d->err != 0) {
+		v->replay_needed = 1;
+		gk_log(GK_LOG_WARN, "passage.delivery_failed", "seq=%llu error=%s",
+		    (unsigned long long)seq, d->errstr);
+		return;
+	}
+	v->n.delivered++;
+	if (outbox_mark_done(v->outbox, seq) == -1)
+		gk_log(GK_LOG_ERR, "outbox.mark_failed", "seq=%llu error=%s",
+		    (unsigned long long)seq, strerror(errno));
+	gk_log(GK_LOG_DEBUG, "passage.delivered", "seq=%llu partition=%d "
+	    "offset=%lld", (unsigned long long)seq, d->partition,
+	    (long long)d->offset);
+}
+
+/* Produces every pending outbox record again, unless some are still in flight. */
+static void
+replay(struct verifier *v)
+{
+	if (v->inflight > 0)
+		return;
+	v->replay_needed = 0;
+	if (outbox_pending(v->outbox, 0, produce_record, v) == -1) {
+		v->replay_needed = 1;
+		gk_log(GK_LOG_ERR, "outbox.read_failed", "dir=%s", v->cfg.outbox_dir);
+	}
+}
+
+static void
+on_retry(struct gk_loop *l, uint64_t id, void *arg)
+{
+	struct verifier *v = arg;
+
+	(void)l;
+	(void)id;
+	if (v->replay_needed)
+		replay(v);
+	if (v->redis_dirty && gk_kv_ping(v->kv) == 0 && redis_resync(v) == 0)
+		v->redis_dirty = 0;
+	outbox_sync(v->outbox);	/* makes the lazy done marks durable */
+}
+
+static void
+on_stream_error(void *arg, int fatal, const char *reason)
+{
+	struct verifier *v = arg;
+
+	if (fatal) {
+		gk_log(GK_LOG_ERR, "verifier.kafka_fatal", "reason=%s", reason);
+		gk_loop_stop(v->loop, EX_SOFTWARE);
+	}
+}
+
+/* ------------------------------------------------------------ deciding */
+
+static void
+publish_barrier(struct verifier *v, const char *lane, const char *event_id,
+    int64_t now)
+{
+	char			 topic[TOPIC_MAX], resp[TOPIC_MAX], cmd_id[GK_ID_LEN];
+	char			 ts[GK_TS_LEN], *doc;
+	json_t			*j, *o;
+	struct gk_bus_msg	 m;
+
+	if (gk_id_new(cmd_id) == -1 || gk_ts_format(now, ts, sizeof(ts)) == -1 ||
+	    gk_bus_topic(topic, sizeof(topic), "ecogate/v1/%s/lane/%s/barrier/cmd",
+	    v->cfg.site, lane) == -1 ||
+	    gk_bus_topic(resp, sizeof(resp), "ecogate/v1/%s/lane/%s/barrier/resp",
+	    v->cfg.site, lane) == -1) {
+		gk_log(GK_LOG_ERR, "barrier.cmd_failed", "lane=%s", lane);
+		return;
+	}
+	j = json_object();
+	json_object_set_new(j, "schema", json_string("ecogate.barrier-command.v1"));
+	json_object_set_new(j, "cmd_id", json_string(cmd_id));
+	json_object_set_new(j, "site", json_string(v->cfg.site));
+	json_object_set_new(j, "lane", json_string(lane));
+	json_object_set_new(j, "action", json_string("open"));
+	o = json_object();
+	json_object_set_new(o, "code", json_string("decision.allow"));
+	json_object_set_new(j, "reason", o);
+	o = json_object();
+	json_object_set_new(o, "kind", json_string("service"));
+	json_object_set_new(o, "id", json_string("verifier"));
+	json_object_set_new(j, "who", o);
+	json_object_set_new(j, "event_id", json_string(event_id));
+	json_object_set_new(j, "ts", json_string(ts));
+	json_object_set_new(j, "expires_ms", json_integer(v->cfg.barrier_expiry_ms));
+	doc = gk_json_dump_compact(j);
+	json_decref(j);
+	if (doc == NULL)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.topic = topic;
+	m.payload = doc;
+	m.len = strlen(doc);
+	m.qos = 1;
+	m.expiry_s = (uint32_t)((v->cfg.barrier_expiry_ms + 999) / 1000);
+	m.response_topic = resp;
+	m.correlation = cmd_id;
+	m.correlation_len = strlen(cmd_id);
+	m.content_type = "application/json";
+	if (gk_bus_publish(v->bus, &m, "barrier") == -1)
+		gk_log(GK_LOG_ERR, "barrier.cmd_failed", "lane=%s error=%s", lane,
+		    strerror(errno));
+	free(doc);
+}
+
+/*
+ * A passage closed on lane ln: look the vehicle up, decide, make it durable, act.
+ * The outbox sync comes first: a decision that was acted upon is never lost.
+ */
+static void
+decide_passage(struct verifier *v, struct lane *ln, const struct fuse_passage *p)
+{
+	struct vehicle		 veh;
+	struct decide_input	 in;
+	struct decision		 d;
+	struct gk_bus_msg	 m;
+	char			 event_id[GK_ID_LEN], topic[TOPIC_MAX], err[256];
+	char			*doc;
+	uint64_t		 seq;
+	int64_t			 now = gk_wall_ms();
+	int			 found;
+
+	v->n.passages++;
+	event_id[0] = '\0';
+	memset(&in, 0, sizeof(in));
+	found = 0;
+	if (p->plate_ok)
+		found = registry_lookup(v, p, &veh, &in.source, &in.registry_age_ms);
+	else
+		in.source = REGISTRY_FROM_NONE;
+	in.passage = p;
+	in.vehicle = found == 1 ? &veh : NULL;
+	in.policy = &v->policy;
+	in.lane = ln->id;
+	in.now_wall_ms = now;
+	decide(&in, &d);
+	if (gk_id_new(event_id) == -1 ||
+	    (doc = decide_render(&d, p, event_id, v->cfg.site, ln->id,
+	    p->first_wall_ms, now, err, sizeof(err))) == NULL) {
+		gk_log(GK_LOG_ERR, "passage.render_failed", "lane=%s plate=%s "
+		    "reason=%s", ln->id, p->plate, event_id[0] ? err : "no id");
+		return;
+	}
+	if (outbox_append(v->outbox, event_id, v->cfg.site, doc, strlen(doc),
+	    &seq) == -1 || outbox_sync(v->outbox) == -1) {
+		/*
+		 * Not durable: acting on it could lose a passage the barrier let
+		 * through. The gate stays shut; the operator sees the error.
+		 */
+		v->n.outbox_failed++;
+		gk_log(GK_LOG_ERR, "outbox.append_failed", "lane=%s plate=%s "
+		    "event_id=%s error=%s", ln->id, p->plate, event_id,
+		    strerror(errno));
+		free(doc);
+		return;
+	}
+	if (gk_bus_topic(topic, sizeof(topic), "ecogate/v1/%s/lane/%s/decision",
+	    v->cfg.site, ln->id) == 0) {
+		memset(&m, 0, sizeof(m));
+		m.topic = topic;
+		m.payload = doc;
+		m.len = strlen(doc);
+		m.qos = 1;
+		m.content_type = "application/json";
+		if (gk_bus_publish(v->bus, &m, "decision") == -1)
+			gk_log(GK_LOG_ERR, "decision.publish_failed", "lane=%s "
+			    "error=%s", ln->id, strerror(errno));
+	}
+	if (d.result == DECIDE_ALLOW)
+		publish_barrier(v, ln->id, event_id, now);
+	if (v->inflight > 0 || !v->replay_needed)
+		produce_record(v, seq, event_id, v->cfg.site, doc, strlen(doc));
+	gk_log(GK_LOG_INFO, "passage.decided", "lane=%s plate=%s result=%s reason=%s "
+	    "policy=%s registry=%s event_id=%s reads=%d",
+	    ln->id, d.plate, decide_result_name(d.result), d.reasons[0],
+	    d.policy_version, registry_source_name(d.source), event_id, p->reads);
+	free(doc);
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+static void
+on_signal(struct gk_loop *l, int signo, void *arg)
+{
+	struct verifier		*v = arg;
+	struct verifier_cfg	 nc;
+	char			 err[512];
+
+	if (signo != SIGHUP) {
+		gk_log(GK_LOG_INFO, "verifier.stopping", "signal=%d", signo);
+		gk_loop_stop(l, 0);
+		return;
+	}
+	/*
+	 * Reload: the settings read per use (barrier.expiry and shutdown.flush) change live; identities, servers and paths need a restart,
+	 * since the subscriptions and open handles are made from them.
+	 */
+	memset(&nc, 0, sizeof(nc));
+	if (gk_cfg_load(&nc, verifier_keys, v->conffile, err, sizeof(err)) == -1) {
+		gk_log(GK_LOG_ERR, "verifier.reload_failed", "reason=%s", err);
+		return;
+	}
+	v->cfg.barrier_expiry_ms = nc.barrier_expiry_ms;
+	v->cfg.shutdown_flush_ms = nc.shutdown_flush_ms;
+	gk_cfg_free(&nc, verifier_keys);
+	gk_log(GK_LOG_INFO, "verifier.reloaded", "conf=%s", v->conffile);
+}
+
+static int
+verifier_init(struct verifier *v)
+{
+	struct gk_bus_opts	 bo;
+	struct gk_stream_opts	 so;
+	struct gk_kv_opts	 ko;
+	char			 err[512], status[TOPIC_MAX];
+	char			 client_id[GK_BUS_CLIENT_ID_LEN];
+	const char		*topics[2];
+
+	policy_default(&v->policy);
+	if (!is_topic_id(v->cfg.site) || !is_topic_id(v->cfg.instance)) {
+		gk_log(GK_LOG_ERR, "verifier.init_failed", "what=ids site=%s "
+		    "instance=%s reason=%s", v->cfg.site, v->cfg.instance,
+		    "not [a-z0-9][a-z0-9_-]{0,31}");
+		return -1;
+	}
+	if ((v->loop = gk_loop_new()) == NULL)
+		return -1;
+	if (gk_loop_signal(v->loop, SIGTERM, on_signal, v) == -1 ||
+	    gk_loop_signal(v->loop, SIGINT, on_signal, v) == -1 ||
+	    gk_loop_signal(v->loop, SIGHUP, on_signal, v) == -1)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((v->outbox = outbox_open(v->cfg.outbox_dir, NULL, err,
+	    sizeof(err))) == NULL) {
+		gk_log(GK_LOG_ERR, "verifier.init_failed", "what=outbox dir=%s "
+		    "reason=%s", v->cfg.outbox_dir, err);
+		return -1;
+	}
+
+	memset(&ko, 0, sizeof(ko));
+	ko.host = v->cfg.redis_host;
+	ko.port = (int)v->cfg.redis_port;
+	ko.password = v->cfg.redis_password;
+	ko.connect_timeout_ms = (int)v->cfg.redis_timeout_ms;
+	ko.command_timeout_ms = (int)v->cfg.redis_timeout_ms;
+	if ((v->kv = gk_kv_new(&ko)) == NULL)
+		return -1;
+
+	memset(&so, 0, sizeof(so));
+	so.brokers = v->cfg.kafka_brokers;
+	so.client_id = "verifier";
+	so.on_delivery = on_delivery;
+	so.on_error = on_stream_error;
+	so.arg = v;
+	if ((v->producer = gk_stream_producer_new(v->loop, &so, err,
+	    sizeof(err))) == NULL) {
+		gk_log(GK_LOG_ERR, "verifier.init_failed", "what=kafka reason=%s", err);
+		return -1;
+	}
+	if (v->cfg.registry_consume) {
+		char group[128];
+
+		snprintf(group, sizeof(group), "verifier-%s-%s", v->cfg.site,
+		    v->cfg.instance);
+		topics[0] = v->cfg.kafka_registry_topic;
+		topics[1] = NULL;
+		memset(&so, 0, sizeof(so));
+		so.brokers = v->cfg.kafka_brokers;
+		so.client_id = "verifier";
+		so.group_id = group;
+		so.topics = topics;
+		so.on_message = on_registry;
+		so.on_error = on_stream_error;
+		so.arg = v;
+		if ((v->consumer = gk_stream_consumer_new(v->loop, &so, err,
+		    sizeof(err))) == NULL) {
+			gk_log(GK_LOG_ERR, "verifier.init_failed", "what=kafka_consumer "
+			    "reason=%s", err);
+			return -1;
+		}
+	}
+
+	/* gk_bus_topic() refuses wildcards; site is a checked topic id (below). */
+	snprintf(v->plate_filter, sizeof(v->plate_filter),
+	    "ecogate/v1/%s/lane/+/plate", v->cfg.site);
+	snprintf(v->trigger_filter, sizeof(v->trigger_filter),
+	    "ecogate/v1/%s/lane/+/trigger", v->cfg.site);
+	if (gk_bus_topic(v->policy_topic, sizeof(v->policy_topic),
+	    "ecogate/v1/%s/config/policy", v->cfg.site) == -1 ||
+	    gk_bus_topic(status, sizeof(status), "ecogate/v1/%s/status/verifier/%s",
+	    v->cfg.site, v->cfg.instance) == -1 ||
+	    !gk_bus_filter_valid(v->plate_filter)) {
+		gk_log(GK_LOG_ERR, "verifier.init_failed", "what=topics site=%s "
+		    "instance=%s", v->cfg.site, v->cfg.instance);
+		return -1;
+	}
+	snprintf(client_id, sizeof(client_id), "verifier-%s-%s", v->cfg.site,
+	    v->cfg.instance);
+	memset(&bo, 0, sizeof(bo));
+	bo.url = v->cfg.mqtt_url;
+	bo.client_id = client_id;
+	bo.status_topic = status;
+	bo.version = VERIFIER_VERSION;
+	bo.persist_dir = v->cfg.mqtt_persist_dir[0] != '\0' ?
+	    v->cfg.mqtt_persist_dir : NULL;
+	bo.max_payload = READ_DOC_MAX * 8;
+	bo.on_message = on_message;
+	bo.on_state = on_state;
+	bo.on_published = on_published;
+	bo.arg = v;
+	if ((v->bus = gk_bus_new(v->loop, &bo, err, sizeof(err))) == NULL)
+		return -1;
+	if (gk_bus_subscribe(v->bus, v->policy_topic, 1) == -1 ||
+	    gk_bus_subscribe(v->bus, v->plate_filter, 1) == -1 ||
+	    gk_bus_subscribe(v->bus, v->trigger_filter, 1) == -1 ||
+	    gk_bus_start(v->bus) == -1)
+		return -1;
+
+	v->retry_timer = gk_loop_timer_add(v->loop, v->cfg.outbox_retry_ms,
+	    v->cfg.outbox_retry_ms, on_retry, v);
+	replay(v);	/* whatever a previous run left pending */
+	v->redis_dirty = 1;	/* Redis may have restarted empty: resync soon */
+	gk_log(GK_LOG_INFO, "verifier.start", "site=%s instance=%s version=%s "
+	    "plates=%s", v->cfg.site, v->cfg.instance, VERIFIER_VERSION,
+	    v->plate_filter);
+	return 0;
+}
+
+/* Reverse order of init; bounded by shutdown.flush plus the adapters' own bounds. */
+static void
+verifier_shutdown(struct verifier *v)
+{
+	struct outbox_stats st;
+	int i;
+
+	gk_bus_free(v->bus);		/* stop input first */
+	v->bus = NULL;
+	for (i = 0; i < v->nlanes; i++)
+		if (v->lanes[i].timer != 0)
+			gk_loop_timer_cancel(v->loop, v->lanes[i].timer);
+	if (v->consumer != NULL)
+		gk_stream_close(v->consumer, 2000);
+	gk_stream_free(v->consumer);
+	if (v->producer != NULL) {
+		gk_stream_flush(v->producer, (int)v->cfg.shutdown_flush_ms);
+		gk_stream_close(v->producer, 1000);
+	}
+	gk_stream_free(v->producer);
+	gk_kv_free(v->kv);
+	if (v->outbox != NULL) {
+		outbox_stats(v->outbox, &st);
+		gk_log(GK_LOG_INFO, "verifier.counters", "reads=%llu rejected=%llu "
+		    "passages=%llu delivered=%llu pending=%llu policy_rejected=%llu",
+		    (unsigned long long)v->n.reads,
+		    (unsigned long long)v->n.reads_bad,
+		    (unsigned long long)v->n.passages,
+		    (unsigned long long)v->n.delivered,
+		    (unsigned long long)st.pending,
+		    (unsigned long long)v->n.policy_bad);
+	}
+	outbox_close(v->outbox);
+	if (v->loop != NULL) {
+		if (v->retry_timer != 0)
+			gk_loop_timer_cancel(v->loop, v->retry_timer);
+		while (gk_loop_once(v->loop, 0) > 0)
+			;
+		gk_loop_free(v->loop);
+	}
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: verifier [-dn] [-f conffile]\n");
+	exit(EX_USAGE);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct verifier	 v;	/* all daemon state; large, so not on the stack */
+	char			 err[512];
+	int			 ch, nflag = 0, dflag = 0, code;
+
+	while ((ch = getopt(argc, argv, "df:n")) != -1) {
+		switch (ch) {
+		case 'd':
+			dflag = 1;
+			break;
+		case 'f':
+			v.conffile = optarg;
+			break;
+		case 'n':
+			nflag = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	gk_log_init("verifier");
+	if (dflag)
+		gk_log_set_level(GK_LOG_DEBUG);
+	if (nflag) {
+		if (gk_cfg_check(&v.cfg, verifier_keys, v.conffile, stdout, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "verifier: %s\n", err);
+			return EX_CONFIG;
+		}
+		return puts("configuration OK") == EOF;
+	}
+	if (gk_cfg_load(&v.cfg, verifier_keys, v.conffile, err, sizeof(err)) == -1) {
+		fprintf(stderr, "verifier: %s\n", err);
+		return EX_CONFIG;
+	}
+	gk_cfg_log(&v.cfg, verifier_keys);
+	if (verifier_init(&v) == -1) {
+		verifier_shutdown(&v);
+		gk_cfg_free(&v.cfg, verifier_keys);
+		return EX_SOFTWARE;
+	}
+	while (!gk_loop_done(v.loop))
+		gk_loop_once(v.loop, -1);
+	code = gk_loop_exit_code(v.loop);
+	verifier_shutdown(&v);
+	gk_cfg_free(&v.cfg, verifier_keys);
+	gk_log(GK_LOG_INFO, "svc.stop", "code=%d", code);
+	return code;
+}
