@@ -19,6 +19,9 @@
 #include "gatekit/db.h"
 #include "gatekit/log.h"
 
+#include "audit.h"
+#include "ctl_barrier.h"
+#include "ctl_policy.h"
 #include "migrate.h"
 #include "registry.h"
 #include "registry_csv.h"
@@ -27,6 +30,8 @@
 /* Where the servers are when the environment does not say (the demo's ports). */
 #define DEFAULT_PG_CONNINFO	"host=127.0.0.1 port=25432 dbname=ecogate user=postgres"
 #define DEFAULT_KAFKA_BROKERS	"127.0.0.1:29092"
+#define DEFAULT_MQTT_URL	"tcp://127.0.0.1:21883"
+#define DEFAULT_SITE		"site1"
 
 #ifndef ECOGATE_SQL_INSTALL_DIR
 #define ECOGATE_SQL_INSTALL_DIR	"/usr/local/share/ecogate/sql"
@@ -42,6 +47,8 @@ struct cmd {
 static int	cmd_help(int, char *[]);
 static int	cmd_migrate(int, char *[]);
 static int	cmd_registry(int, char *[]);
+static int	cmd_policy(int, char *[]);
+static int	cmd_barrier(int, char *[]);
 
 static const struct cmd cmds[] = {
 	{ "migrate", cmd_migrate,
@@ -53,6 +60,15 @@ static const struct cmd cmds[] = {
 	    "[--reason TEXT] [--db CONNINFO] [--brokers HOSTS]",
 	    "keep the vehicle registry (PostgreSQL) and publish it to "
 	    REGISTRY_TOPIC },
+	{ "policy", cmd_policy,
+	    "show [--json] | load FILE | set-alert LEVEL | publish\n"
+	    "             [--site S] [--operator NAME] [--reason TEXT] [--db CONNINFO]\n"
+	    "             [--brokers HOSTS] [--mqtt URL]",
+	    "show or change the admission policy (audited on " AUDIT_TOPIC ")" },
+	{ "barrier", cmd_barrier,
+	    "open --lane L --operator NAME --reason TEXT [--site S] [--wait]\n"
+	    "             [--brokers HOSTS] [--mqtt URL]",
+	    "release a lane's barrier by hand (audited on " AUDIT_TOPIC ")" },
 	{ "selftest", selftest_run, "[-n] [-f FILE]",
 	    "send sample plate reads through MQTT, Redis, Kafka and PostgreSQL" },
 	{ "help", cmd_help, "", "show this help" },
@@ -68,7 +84,8 @@ usage(FILE *f)
 		fprintf(f, "  %-8s %s\n  %-8s   %s\n", cmds[i].name, cmds[i].usage,
 		    "", cmds[i].help);
 	fprintf(f, "\nenvironment: ECOGATE_PG_CONNINFO (database), "
-	    "ECOGATE_KAFKA_BROKERS (Kafka),\n  ECOGATE_SQL_DIR (migrations), "
+	    "ECOGATE_KAFKA_BROKERS (Kafka),\n  ECOGATE_MQTT_URL (MQTT), "
+	    "ECOGATE_SITE (site id), ECOGATE_SQL_DIR (migrations),\n  "
 	    "ECOGATE_LOG_LEVEL\n");
 }
 
@@ -281,6 +298,178 @@ cmd_registry(int argc, char *argv[])
 		rc = registry_publish(db, brokers, arg, colour, &who, stdout, stderr);
 	gk_db_free(db);
 	return rc;
+}
+
+/*
+ * policy SUBCOMMAND ...: see ctl_policy.h. Options may come before or after the
+ * subcommand's arguments.
+ */
+static int
+cmd_policy(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "site", required_argument, NULL, 's' },
+		{ "operator", required_argument, NULL, 'o' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "db", required_argument, NULL, 'c' },
+		{ "brokers", required_argument, NULL, 'b' },
+		{ "mqtt", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct gk_db_opts	 dbo = { .application_name = "ecogatectl" };
+	struct ctl_policy_ctx	 c;
+	const char		*conninfo = NULL, *sub;
+	int			 ch, rc, json = 0, nargs, want;
+
+	memset(&c, 0, sizeof(c));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "s:o:r:c:b:m:jvh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			c.site = optarg;
+			break;
+		case 'o':
+			c.operator_name = optarg;
+			break;
+		case 'r':
+			c.reason = optarg;
+			break;
+		case 'c':
+			conninfo = optarg;
+			break;
+		case 'b':
+			c.brokers = optarg;
+			break;
+		case 'm':
+			c.mqtt_url = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'v':
+			gk_log_set_level(gk_log_get_level() > GK_LOG_INFO ?
+			    GK_LOG_INFO : GK_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	nargs = argc - optind;
+	sub = nargs > 0 ? argv[optind] : "";
+	want = strcmp(sub, "load") == 0 || strcmp(sub, "set-alert") == 0 ? 2 : 1;
+	if (nargs != want || (want == 1 && strcmp(sub, "show") != 0 &&
+	    strcmp(sub, "publish") != 0)) {
+		fprintf(stderr, "ecogatectl policy: give show, load FILE, set-alert LEVEL "
+		    "or publish\n");
+		return EX_USAGE;
+	}
+	if (c.site == NULL)
+		c.site = env_or("ECOGATE_SITE", DEFAULT_SITE);
+	if (!audit_valid_topic_id(c.site)) {
+		fprintf(stderr, "ecogatectl policy: site \"%s\": want "
+		    "[a-z0-9][a-z0-9_-]{0,31}\n", c.site);
+		return EX_USAGE;
+	}
+	if (conninfo == NULL)
+		conninfo = env_or("ECOGATE_PG_CONNINFO", DEFAULT_PG_CONNINFO);
+	if (c.brokers == NULL)
+		c.brokers = env_or("ECOGATE_KAFKA_BROKERS", DEFAULT_KAFKA_BROKERS);
+	if (c.mqtt_url == NULL)
+		c.mqtt_url = env_or("ECOGATE_MQTT_URL", DEFAULT_MQTT_URL);
+	c.out = stdout;
+	c.errout = stderr;
+	if ((c.db = gk_db_new(conninfo, &dbo)) == NULL)
+		return EX_SOFTWARE;
+	if (gk_db_connect(c.db) == -1) {
+		fprintf(stderr, "ecogatectl policy: database: %s\n", gk_db_errmsg(c.db));
+		rc = EX_UNAVAILABLE;
+	} else if (strcmp(sub, "show") == 0)
+		rc = ctl_policy_show(&c, json);
+	else if (strcmp(sub, "load") == 0)
+		rc = ctl_policy_load(&c, argv[optind + 1]);
+	else if (strcmp(sub, "set-alert") == 0)
+		rc = ctl_policy_set_alert(&c, argv[optind + 1]);
+	else
+		rc = ctl_policy_publish(&c);
+	gk_db_free(c.db);
+	return rc;
+}
+
+/* barrier open --lane L ...: see ctl_barrier.h. */
+static int
+cmd_barrier(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "site", required_argument, NULL, 's' },
+		{ "lane", required_argument, NULL, 'l' },
+		{ "operator", required_argument, NULL, 'o' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "brokers", required_argument, NULL, 'b' },
+		{ "mqtt", required_argument, NULL, 'm' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_barrier_req	 r;
+	int			 ch;
+
+	memset(&r, 0, sizeof(r));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "s:l:o:r:b:m:wvh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			r.site = optarg;
+			break;
+		case 'l':
+			r.lane = optarg;
+			break;
+		case 'o':
+			r.operator_name = optarg;
+			break;
+		case 'r':
+			r.reason = optarg;
+			break;
+		case 'b':
+			r.brokers = optarg;
+			break;
+		case 'm':
+			r.mqtt_url = optarg;
+			break;
+		case 'w':
+			r.wait = 1;
+			break;
+		case 'v':
+			gk_log_set_level(gk_log_get_level() > GK_LOG_INFO ?
+			    GK_LOG_INFO : GK_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (argc - optind != 1 || strcmp(argv[optind], "open") != 0) {
+		fprintf(stderr, "ecogatectl barrier: give open --lane L --operator NAME "
+		    "--reason TEXT\n");
+		return EX_USAGE;
+	}
+	if (r.site == NULL)
+		r.site = env_or("ECOGATE_SITE", DEFAULT_SITE);
+	if (r.brokers == NULL)
+		r.brokers = env_or("ECOGATE_KAFKA_BROKERS", DEFAULT_KAFKA_BROKERS);
+	if (r.mqtt_url == NULL)
+		r.mqtt_url = env_or("ECOGATE_MQTT_URL", DEFAULT_MQTT_URL);
+	return ctl_barrier_open(&r, stdout, stderr);
 }
 
 int
