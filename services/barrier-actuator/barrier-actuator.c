@@ -172,24 +172,6 @@ struct actuator {
 
 static void	act_apply(struct actuator *a, const struct barrier_out *out);
 
-/* Returns 1 when s is a topic_id of the schemas: ^[a-z0-9][a-z0-9_-]{0,31}$. */
-static int
-topic_id_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n < 1 || n > 32)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-		int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    (i > 0 && (c == '-' || c == '_'));
-		if (!ok)
-			return 0;
-	}
-	return 1;
-}
-
 /* Returns 1 when s matches ^[A-Za-z0-9._:-]{1,64}$ (the schemas' "id"). */
 static int
 id_ok(const char *s)
@@ -211,20 +193,6 @@ code_ok(const char *s)
 	if (n < 1 || n > 64 || s[0] < 'a' || s[0] > 'z')
 		return 0;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.") == n;
-}
-
-/* A lower-case canonical UUID, the schemas' "uuid". */
-static int
-uuid_ok(const char *s)
-{
-	size_t i;
-
-	if (!gk_id_valid(s))
-		return 0;
-	for (i = 0; s[i] != '\0'; i++)
-		if (s[i] >= 'A' && s[i] <= 'F')
-			return 0;
-	return 1;
 }
 
 /* Counts UTF-8 code points (the input is valid UTF-8: jansson checked it). */
@@ -289,7 +257,7 @@ cmd_parse(const struct actuator *a, const void *buf, size_t len,
 		gk_errf(err, errlen, "not an object");
 		goto fail;
 	}
-	if (gk_json_get_str(j, "cmd_id", &s) == GK_JSON_OK && uuid_ok(s))
+	if (gk_json_get_str(j, "cmd_id", &s) == GK_JSON_OK && gk_id_canonical(s))
 		gk_strlcpy(cmd->cmd_id, s, sizeof(cmd->cmd_id));
 	if (only_keys(j, top, &bad) == -1) {
 		gk_errf(err, errlen, "unknown field '%s'", bad);
@@ -360,7 +328,7 @@ cmd_parse(const struct actuator *a, const void *buf, size_t len,
 		goto fail;
 	}
 	rc = gk_json_get_str(j, "event_id", &s);
-	if (rc == GK_JSON_WRONG_TYPE || (rc == GK_JSON_OK && !uuid_ok(s))) {
+	if (rc == GK_JSON_WRONG_TYPE || (rc == GK_JSON_OK && !gk_id_canonical(s))) {
 		gk_errf(err, errlen, "event_id: not a lower-case UUID");
 		goto fail;
 	}
@@ -862,7 +830,7 @@ act_init(struct actuator *a)
 	char err[256];
 	size_t i;
 
-	if (!topic_id_ok(a->cfg.site) || !topic_id_ok(a->cfg.lane)) {
+	if (!gk_topic_id_valid(a->cfg.site) || !gk_topic_id_valid(a->cfg.lane)) {
 		gk_log(GK_LOG_ERR, "cfg.error", "err=%s site=%s lane=%s",
 		    "site and lane must match ^[a-z0-9][a-z0-9_-]{0,31}$", a->cfg.site,
 		    a->cfg.lane);

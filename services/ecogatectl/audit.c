@@ -20,18 +20,7 @@
 int
 audit_valid_topic_id(const char *s)
 {
-	size_t i;
-
-	if (s == NULL || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	for (i = 1; s[i] != '\0'; i++) {
-		if (i >= 32)
-			return 0;
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '-' || s[i] == '_'))
-			return 0;
-	}
-	return 1;
+	return gk_topic_id_valid(s);
 }
 
 int

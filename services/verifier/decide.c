@@ -261,33 +261,6 @@ decide(const struct decide_input *in, struct decision *d)
 
 /* ---- rendering */
 
-static int
-lower_uuid(const char *s)
-{
-	const char	*c;
-
-	if (!gk_id_valid(s))
-		return 0;
-	for (c = s; *c != '\0'; c++)
-		if (*c >= 'A' && *c <= 'F')
-			return 0;
-	return 1;
-}
-
-static int
-topic_id(const char *s)
-{
-	size_t	i, n = strlen(s);
-
-	if (n == 0 || n > 32)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		    (i > 0 && (s[i] == '_' || s[i] == '-'))))
-			return 0;
-	return 1;
-}
-
 static size_t
 utf8_chars(const char *s)
 {
@@ -351,11 +324,11 @@ decide_render(const struct decision *d, const struct fuse_passage *p,
 	char	*s = NULL;
 	int	 i, bad = 0;
 
-	if (!lower_uuid(event_id)) {
+	if (!gk_id_canonical(event_id)) {
 		gk_errf(err, errlen, "event_id: not a lowercase UUID");
 		return NULL;
 	}
-	if (!topic_id(site) || !topic_id(lane)) {
+	if (!gk_topic_id_valid(site) || !gk_topic_id_valid(lane)) {
 		gk_errf(err, errlen, "site or lane: not a topic id");
 		return NULL;
 	}
@@ -368,7 +341,7 @@ decide_render(const struct decision *d, const struct fuse_passage *p,
 		return NULL;
 	}
 	for (i = 0; i < p->nids; i++)
-		if (!lower_uuid(p->read_ids[i])) {
+		if (!gk_id_canonical(p->read_ids[i])) {
 			gk_errf(err, errlen, "fused.read_event_ids[%d]: not a "
 			    "lowercase UUID", i);
 			return NULL;

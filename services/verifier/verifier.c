@@ -456,22 +456,6 @@ utf8_chars(const char *s)
 }
 
 static int
-is_topic_id(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 32)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    (i > 0 && (c == '-' || c == '_'))))
-			return 0;
-	}
-	return 1;
-}
-
-static int
 is_id(const char *s)
 {
 	size_t i, n = strlen(s);
@@ -481,19 +465,6 @@ is_id(const char *s)
 	for (i = 0; i < n; i++)
 		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		    "0123456789._:-", s[i]) == NULL)
-			return 0;
-	return 1;
-}
-
-static int
-is_lower_uuid(const char *s)
-{
-	const char *p;
-
-	if (!gk_id_valid(s))
-		return 0;
-	for (p = s; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'F')
 			return 0;
 	return 1;
 }
@@ -545,7 +516,7 @@ parse_read(const struct verifier *v, const char *lane, const void *buf, size_t l
 		goto fail;
 	}
 	REQ_STR("event_id");
-	if (!is_lower_uuid(s)) {
+	if (!gk_id_canonical(s)) {
 		gk_errf(err, errlen, "event_id: not a lowercase UUID");
 		goto fail;
 	}
@@ -787,7 +758,7 @@ topic_lane(const struct verifier *v, const char *topic, char *lane, size_t len)
 		return -1;
 	memcpy(lane, s, n);
 	lane[n] = '\0';
-	return is_topic_id(lane) ? 0 : -1;
+	return gk_topic_id_valid(lane) ? 0 : -1;
 }
 
 static void
@@ -1084,7 +1055,7 @@ verifier_init(struct verifier *v)
 	const char		*topics[2];
 
 	policy_default(&v->policy);
-	if (!is_topic_id(v->cfg.site) || !is_topic_id(v->cfg.instance)) {
+	if (!gk_topic_id_valid(v->cfg.site) || !gk_topic_id_valid(v->cfg.instance)) {
 		gk_log(GK_LOG_ERR, "verifier.init_failed", "what=ids site=%s "
 		    "instance=%s reason=%s", v->cfg.site, v->cfg.instance,
 		    "not [a-z0-9][a-z0-9_-]{0,31}");

@@ -278,6 +278,27 @@ test_id_valid(void)
 	T_CHECK(gk_id_time("not-an-id", &t) == -1);
 }
 
+/* The schemas' spellings: lower-case UUIDs and topic-level ids. */
+static void
+test_schema_ids(void)
+{
+	T_CHECK(gk_id_canonical("0190f1c2-7a3b-7c4d-8e5f-0123456789ab"));
+	T_CHECK(!gk_id_canonical("0190F1C2-7A3B-7C4D-8E5F-0123456789AB"));
+	T_CHECK(!gk_id_canonical("0190f1c2-7a3b-7c4d-8e5f-0123456789a"));
+	T_CHECK(!gk_id_canonical(NULL));
+	T_CHECK(gk_topic_id_valid("site1"));
+	T_CHECK(gk_topic_id_valid("in-1"));
+	T_CHECK(gk_topic_id_valid("0_gate"));
+	T_CHECK(gk_topic_id_valid("abcdefghijklmnopqrstuvwxyz012345"));	/* 32 */
+	T_CHECK(!gk_topic_id_valid("abcdefghijklmnopqrstuvwxyz0123456"));	/* 33 */
+	T_CHECK(!gk_topic_id_valid(""));
+	T_CHECK(!gk_topic_id_valid("-in"));
+	T_CHECK(!gk_topic_id_valid("In-1"));
+	T_CHECK(!gk_topic_id_valid("in/1"));
+	T_CHECK(!gk_topic_id_valid("in+"));
+	T_CHECK(!gk_topic_id_valid(NULL));
+}
+
 int
 main(void)
 {
@@ -287,5 +308,6 @@ main(void)
 	test_ts_parse();
 	test_ids();
 	test_id_valid();
+	test_schema_ids();
 	return T_DONE();
 }

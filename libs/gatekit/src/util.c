@@ -325,3 +325,30 @@ gk_errf(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 }
+
+int
+gk_id_canonical(const char *s)
+{
+	const char *c;
+
+	if (s == NULL || !gk_id_valid(s))
+		return 0;
+	for (c = s; *c != '\0'; c++)
+		if (*c >= 'A' && *c <= 'F')
+			return 0;
+	return 1;
+}
+
+int
+gk_topic_id_valid(const char *s)
+{
+	size_t i, n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > 32)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    (i > 0 && (s[i] == '-' || s[i] == '_'))))
+			return 0;
+	return 1;
+}

@@ -58,6 +58,18 @@ int	gk_id_valid(const char *s);
 int	gk_id_time(const char *s, int64_t *wall_ms);
 
 /*
+ * Returns 1 when s is a UUID in canonical lower-case text, the one spelling the
+ * message schemas accept for an idempotency key (compared as a string), else 0.
+ */
+int	gk_id_canonical(const char *s);
+
+/*
+ * Returns 1 when s is usable as a site, lane, scale, service or instance id, i.e. as
+ * one MQTT topic level in the schemas: ^[a-z0-9][a-z0-9_-]{0,31}$. Else 0 (NULL too).
+ */
+int	gk_topic_id_valid(const char *s);
+
+/*
  * Formats an error message into err (errlen bytes), the caller-provided error buffer
  * that gatekit constructors and loaders take; does nothing when err is NULL or errlen
  * is 0, so callers may pass NULL when they do not want the text.
