@@ -504,6 +504,7 @@ reply_send(struct actuator *a, const char *cmd_id, const char *result,
 	if (gk_ts_format(gk_wall_ms(), now, sizeof(now)) == -1)
 		goto out;
 	doc = json_object();
+	json_object_set_new(doc, "schema", json_string("ecogate.barrier-response.v1"));
 	json_object_set_new(doc, "cmd_id", json_string(cmd_id));
 	json_object_set_new(doc, "site", json_string(a->cfg.site));
 	json_object_set_new(doc, "lane", json_string(a->cfg.lane));
@@ -533,6 +534,7 @@ publish_alarm(struct actuator *a, const char *code, int active)
 	if (gk_ts_format(gk_wall_ms(), now, sizeof(now)) == -1)
 		return;
 	doc = json_object();
+	json_object_set_new(doc, "schema", json_string("ecogate.alarm.v1"));
 	json_object_set_new(doc, "site", json_string(a->cfg.site));
 	json_object_set_new(doc, "lane", json_string(a->cfg.lane));
 	json_object_set_new(doc, "source", json_string(SVC));
@@ -555,6 +557,7 @@ publish_trigger(struct actuator *a, int occupied)
 	    gk_id_new(id) == -1)
 		return;
 	doc = json_object();
+	json_object_set_new(doc, "schema", json_string("ecogate.trigger.v1"));
 	json_object_set_new(doc, "trigger_id", json_string(id));
 	json_object_set_new(doc, "site", json_string(a->cfg.site));
 	json_object_set_new(doc, "lane", json_string(a->cfg.lane));

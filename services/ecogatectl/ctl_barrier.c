@@ -98,7 +98,7 @@ ctl_barrier_open(const struct ctl_barrier_req *r, FILE *out, FILE *errout)
 	}
 	if (gk_bus_topic(topic, sizeof(topic), "ecogate/v1/%s/lane/%s/barrier/cmd",
 	    r->site, r->lane) == -1 ||
-	    gk_bus_topic(resp, sizeof(resp), "ecogate/v1/%s/lane/%s/barrier/response/"
+	    gk_bus_topic(resp, sizeof(resp), "ecogate/v1/%s/lane/%s/barrier/resp/"
 	    "ecogatectl-%d", r->site, r->lane, (int)getpid()) == -1) {
 		fprintf(errout, "barrier open: site or lane cannot be used in a topic\n");
 		rc = EX_USAGE;

@@ -10,17 +10,22 @@
 #   - commands breaking barrier-command.v1 are answered "rejected-invalid" (when
 #     they carry a usable cmd_id), logged, and pulse nothing; garbage is survived;
 #   - the decision's display lines reach the display (log driver: display.show);
+#   - a vehicle on the loop (the simulator's control coil 8) is published as a
+#     trigger, occupied and then free;
 #   - the simulator killed -> state fault modbus.no_answer and an active alarm; the
 #     simulator back -> the alarm cleared, the state closed, and a new open done;
+#   - every state, response, alarm and trigger the actuator published is valid
+#     against its JSON Schema (python3-jsonschema, tests/schemas/validate_msg.py);
 #   - SIGTERM -> exit 0 (with ASan's leak check when built with the sanitizers).
 #
 # Usage: barrier_actuator_it.sh ACTUATOR SIMULATOR   (environment: the servers
-# fixture's, ECOGATE_MQTT_PORT in particular)
+# fixture's, ECOGATE_MQTT_PORT and ECOGATE_SOURCE_DIR in particular)
 set -u
 
 ACT=$1
 SIM=$2
 PORT=${ECOGATE_MQTT_PORT:?ECOGATE_MQTT_PORT not set}
+SRC=${ECOGATE_SOURCE_DIR:?ECOGATE_SOURCE_DIR not set}
 WORK=$(mktemp -d /tmp/barrier_it.XXXXXX)
 SITE=it
 LANE=bit-$$
@@ -126,6 +131,39 @@ send_cmd() {	# send_cmd CORRELATION PAYLOAD
 
 now_ts() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 
+# set_loop 0|1: writes the simulator's loop control coil (Modbus function 5, write
+# single coil) with a few lines of Python on a raw socket, so the test does not
+# depend on the Modbus library under test. 0 when the simulator echoed the write.
+set_loop() {
+	/usr/bin/python3 - "$SIM_PORT" "$1" <<'PY'
+import socket, struct, sys
+port, on = int(sys.argv[1]), sys.argv[2] == "1"
+pdu = struct.pack(">BHH", 5, 8, 0xFF00 if on else 0)
+req = struct.pack(">HHHB", 7, 0, len(pdu) + 1, 1) + pdu
+with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+    s.sendall(req)
+    rsp = s.recv(64)
+sys.exit(0 if rsp[7:] == pdu else 1)
+PY
+}
+
+# validate_topic SCHEMA TOPIC-SUFFIX: writes the payload of every message the
+# subscriber saw on $PFX/TOPIC-SUFFIX to its own file and validates them all.
+validate_topic() {
+	local schema=$1 topic=$PFX/$2 dir=$WORK/v.$1 n=0 line
+	mkdir -p "$dir"
+	while IFS= read -r line; do
+		case $line in "$topic "*) ;; *) continue ;; esac
+		n=$((n + 1))
+		printf '%s\n' "{${line#*\{}" >"$dir/$n.json"
+	done <"$WORK/mqtt.log"
+	[ "$n" -gt 0 ] || { echo "no message on $topic"; return 1; }
+	/usr/bin/python3 "$SRC/tests/schemas/validate_msg.py" \
+	    "$SRC/schemas/$schema.schema.json" "$dir"/*.json >"$dir.out" ||
+	    { cat "$dir.out"; return 1; }
+	echo "$n messages on $topic valid against $schema"
+}
+
 start_sim || { echo "FAIL: simulator would not start"; exit 1; }
 echo "simulator on port $SIM_PORT"
 SIM1_LOG=$SIM_LOG
@@ -217,6 +255,15 @@ mosquitto_pub -p "$PORT" -V mqttv5 -q 1 -t "$T_DEC" \
 wait_grep "$WORK/act.log" 10 1 '"event":"display.show"' '沪A12345\n国六 柴油\n请通行'
 check "decision lines shown on the display" $?
 
+# 5b. A vehicle drives onto the loop and leaves it: two triggers.
+set_loop 1
+check "loop coil set on the simulator" $?
+wait_grep "$WORK/mqtt.log" 10 1 "$PFX/lane/$LANE/trigger " '"source":"loop"' '"occupied":true'
+check "loop occupied published as a trigger" $?
+set_loop 0
+wait_grep "$WORK/mqtt.log" 10 1 "$PFX/lane/$LANE/trigger " '"source":"loop"' '"occupied":false'
+check "loop free published as a trigger" $?
+
 # 6. The IO module dies: fault modbus.no_answer and an alarm.
 kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
 wait_grep "$WORK/mqtt.log" 10 1 "$T_STATE " "\"state\":\"fault\"" "\"code\":\"modbus.no_answer\""
@@ -243,7 +290,17 @@ else
 	check "simulator restarted on port $SIM_PORT" 1
 fi
 
-# 8. SIGTERM: a clean stop.
+# 8. What the actuator said is what its schemas promise.
+validate_topic barrier-state.v1 "lane/$LANE/barrier/state"
+check "barrier states schema-valid" $?
+validate_topic barrier-response.v1 "lane/$LANE/barrier/resp/it"
+check "barrier responses schema-valid" $?
+validate_topic alarm.v1 alarm
+check "alarms schema-valid" $?
+validate_topic trigger.v1 "lane/$LANE/trigger"
+check "triggers schema-valid" $?
+
+# 9. SIGTERM: a clean stop.
 kill -0 "$ACT_PID" 2>/dev/null
 check "actuator still running after bad input and a fault" $?
 kill -TERM "$ACT_PID"

@@ -263,7 +263,9 @@ rtopic=$(cut -f1 "$TMP/wline")
 corr=$(cut -f2 "$TMP/wline")
 wid=$(sed -n 's/.*"cmd_id":"\([0-9a-f-]*\)".*/\1/p' "$TMP/wline")
 check "correlation data is the cmd_id" "$wid" "$corr"
-case "$rtopic" in "ecogate/v1/$SITE/lane/in-8/barrier/"*) ok ;;
+# The broker's ACL (deploy/mosquitto/acl) lets the actuator answer only under
+# barrier/resp/: any other response topic would never get an answer in production.
+case "$rtopic" in "ecogate/v1/$SITE/lane/in-8/barrier/resp/"*) ok ;;
 *) bad "response topic '$rtopic'" ;; esac
 # An answer with other correlation data is not ours and must be ignored.
 "$MOSQ_PUB" -V 5 -p "$PORT" -h 127.0.0.1 -t "$rtopic" -q 1 \
