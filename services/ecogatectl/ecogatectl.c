@@ -56,10 +56,12 @@ static const struct cmd cmds[] = {
 	    "apply the SQL migrations to the database" },
 	{ "registry", cmd_registry,
 	    "import FILE.csv | get PLATE [--json] | remove PLATE [--force] | "
-	    "publish [PLATE]\n             [--colour C] [--operator NAME] "
-	    "[--reason TEXT] [--db CONNINFO] [--brokers HOSTS]",
+	    "publish [PLATE]\n             [--colour C] --operator NAME "
+	    "[--reason TEXT] [--site S] [--db CONNINFO]\n             "
+	    "[--brokers HOSTS]",
 	    "keep the vehicle registry (PostgreSQL) and publish it to "
-	    REGISTRY_TOPIC },
+	    REGISTRY_TOPIC "\n             (import and remove audited on "
+	    AUDIT_TOPIC "; remove needs --reason)" },
 	{ "policy", cmd_policy,
 	    "show [--json] | load FILE | set-alert LEVEL | publish\n"
 	    "             [--site S] [--operator NAME] [--reason TEXT] [--db CONNINFO]\n"
@@ -208,6 +210,7 @@ cmd_registry(int argc, char *argv[])
 		{ "color", required_argument, NULL, 'C' },
 		{ "operator", required_argument, NULL, 'o' },
 		{ "reason", required_argument, NULL, 'r' },
+		{ "site", required_argument, NULL, 's' },
 		{ "db", required_argument, NULL, 'c' },
 		{ "brokers", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'j' },
@@ -217,7 +220,7 @@ cmd_registry(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct gk_db_opts	 dbo = { .application_name = "ecogatectl" };
-	struct registry_who	 who = { NULL, NULL };
+	struct registry_who	 who = { NULL, NULL, NULL };
 	struct gk_db		*db;
 	const char		*conninfo = NULL, *brokers = NULL, *colour = NULL;
 	const char		*sub, *arg;
@@ -225,7 +228,7 @@ cmd_registry(int argc, char *argv[])
 	int			 ch, rc, json = 0, force = 0, nargs;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "C:o:r:c:b:jfvh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "C:o:r:s:c:b:jfvh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'C':
 			colour = optarg;
@@ -235,6 +238,9 @@ cmd_registry(int argc, char *argv[])
 			break;
 		case 'r':
 			who.reason = optarg;
+			break;
+		case 's':
+			who.site = optarg;
 			break;
 		case 'c':
 			conninfo = optarg;
@@ -278,6 +284,8 @@ cmd_registry(int argc, char *argv[])
 		}
 		colour = col;
 	}
+	if (who.site == NULL)
+		who.site = env_or("ECOGATE_SITE", DEFAULT_SITE);
 	if (conninfo == NULL)
 		conninfo = env_or("ECOGATE_PG_CONNINFO", DEFAULT_PG_CONNINFO);
 	if (brokers == NULL)

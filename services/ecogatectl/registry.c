@@ -22,6 +22,8 @@
 #include "gatekit/stream.h"
 #include "gatekit/util.h"
 
+#include "audit.h"
+#include "migrate.h"
 #include "registry.h"
 #include "registry_csv.h"
 
@@ -435,6 +437,100 @@ apply_list(struct gk_db *db, const struct registry_row *row,
 	return changed;
 }
 
+/* Audit events of the registry's changes (see registry.h). */
+
+/* 0 when who can sign an audit event (reason needed when need_reason), else a
+ * sysexits code with the complaint on errout. */
+static int
+check_who(const struct registry_who *who, int need_reason, FILE *errout)
+{
+	if (who == NULL || who->site == NULL || !audit_valid_topic_id(who->site)) {
+		fprintf(errout, "registry: site \"%s\": want [a-z0-9][a-z0-9_-]{0,31}\n",
+		    who != NULL && who->site != NULL ? who->site : "");
+		return EX_USAGE;
+	}
+	if (who->operator_name == NULL || !audit_valid_actor(who->operator_name)) {
+		fprintf(errout, "registry: give --operator NAME (1 to 64 of A-Z a-z 0-9 "
+		    ". _ : -): every registry change is audited\n");
+		return EX_USAGE;
+	}
+	if (need_reason && (who->reason == NULL || !audit_valid_reason(who->reason))) {
+		fprintf(errout, "registry: give --reason TEXT (1 to %d characters): "
+		    "every registry change is audited\n", AUDIT_REASON_MAX);
+		return EX_USAGE;
+	}
+	if (who->reason != NULL && !audit_valid_reason(who->reason)) {
+		fprintf(errout, "registry: --reason: 1 to %d characters, no control "
+		    "characters\n", AUDIT_REASON_MAX);
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+static int
+audit_import(const char *brokers, const struct registry_who *who, const char *path, const char *sha,
+    size_t rows, size_t changed, size_t bad, FILE *errout)
+{
+	struct audit_event	 ev;
+	const char		*base;
+	char			 reason[AUDIT_REASON_MAX * 4 + 1], target[160];
+	json_t			*d;
+	int			 rc;
+
+	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+	snprintf(target, sizeof(target), "registry/%.100s", base);
+	if (who->reason != NULL)
+		gk_strlcpy(reason, who->reason, sizeof(reason));
+	else
+		snprintf(reason, sizeof(reason), "import of %.150s", base);
+	if (!audit_valid_reason(reason))	/* a file name with control chars */
+		gk_strlcpy(reason, "registry import", sizeof(reason));
+	if (!audit_valid_reason(target))
+		gk_strlcpy(target, "registry", sizeof(target));
+	/* The file's digest lets an inspector match the event to the file kept. */
+	d = json_pack("{s:s, s:s, s:I, s:I, s:I}", "file", base, "sha256", sha,
+	    "rows", (json_int_t)rows, "changed", (json_int_t)changed, "bad",
+	    (json_int_t)bad);
+	if (d == NULL)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.site = who->site;
+	ev.actor = who->operator_name;
+	ev.action = "registry.import";
+	ev.target = target;
+	ev.reason = reason;
+	ev.details = d;
+	rc = audit_send(brokers, &ev, NULL, errout);
+	json_decref(d);
+	return rc;
+}
+
+static int
+audit_remove(const char *brokers, const struct registry_who *who, const char *plate,
+    const char *colour, int listed, int force, FILE *errout)
+{
+	struct audit_event	 ev;
+	char			 target[96];
+	json_t			*d;
+	int			 rc;
+
+	snprintf(target, sizeof(target), "vehicle/%s|%s", plate, colour);
+	d = json_pack("{s:s, s:s, s:b, s:b}", "plate", plate, "colour", colour,
+	    "was_listed", listed, "force", force);
+	if (d == NULL)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.site = who->site;
+	ev.actor = who->operator_name;
+	ev.action = "registry.remove";
+	ev.target = target;
+	ev.reason = who->reason;
+	ev.details = d;
+	rc = audit_send(brokers, &ev, NULL, errout);
+	json_decref(d);
+	return rc;
+}
+
 int
 registry_import(struct gk_db *db, const char *brokers, const char *path,
     const struct registry_who *who, FILE *out, FILE *errout)
@@ -444,14 +540,22 @@ registry_import(struct gk_db *db, const char *brokers, const char *path,
 	struct gk_db_res	*r;
 	const char		*params[REGISTRY_COL_NVEHICLE];
 	char			*buf = NULL, *sql = NULL, err[1024];
+	char			 sha[MIGRATE_SHA_LEN];
 	size_t			 len, i, nbad, applied = 0, dbbad = 0;
 	long			 published = 0;
 	int			 cols[REGISTRY_COL_NVEHICLE], ncols, j, rc, changed;
 	int			 lc, ret = EX_SOFTWARE;
 
 	memset(&f, 0, sizeof(f));
+	if ((rc = check_who(who, 0, errout)) != 0)
+		return rc;
 	if ((rc = read_file(path, &buf, &len, errout)) != 0)
 		return rc;
+	if (migrate_sha256_hex(buf, len, sha) == -1) {
+		fprintf(errout, "%s: cannot compute its SHA-256\n", path);
+		free(buf);
+		return EX_SOFTWARE;
+	}
 	if (registry_csv_parse(path, buf, len, &f, err, sizeof(err)) == -1) {
 		fprintf(errout, "%s\n", err);
 		free(buf);
@@ -511,6 +615,15 @@ registry_import(struct gk_db *db, const char *brokers, const char *path,
 		if (changed && keys_add(&ks, row->v[REGISTRY_PLATE],
 		    row->v[REGISTRY_PLATE_COLOUR]) == -1)
 			goto dberr;
+	}
+	/* The audit event before the commit: an import Kafka did not take is undone. */
+	if (ks.n > 0 && audit_import(brokers, who, path, sha, applied, ks.n, nbad + dbbad,
+	    errout) == -1) {
+		fprintf(errout, "registry import: no audit event, nothing was "
+		    "imported\n");
+		gk_db_rollback(db);
+		ret = EX_UNAVAILABLE;
+		goto out;
 	}
 	if (gk_db_commit(db) == -1)
 		goto dberr;
@@ -655,8 +768,11 @@ registry_remove(struct gk_db *db, const char *brokers, const char *plate,
 	struct pub		 pb;
 	const char		*p[2];
 	char			 np[GK_PLATE_MAX * 2], col[16];
-	int			 ret = EX_SOFTWARE;
+	int			 ret = EX_SOFTWARE, listed;
 
+	if ((ret = check_who(who, 1, errout)) != 0)
+		return ret;
+	ret = EX_SOFTWARE;
 	norm_plate(plate, np, sizeof(np));
 	if ((r = find(db, np, colour, errout)) == NULL)
 		return db_status(db);
@@ -688,12 +804,22 @@ registry_remove(struct gk_db *db, const char *brokers, const char *plate,
 		gk_db_rollback(db);
 		return EX_DATAERR;
 	}
+	listed = gk_db_res_nrows(l) > 0;
 	gk_db_res_free(l);
 	if (gk_db_cmd(db, "UPDATE vehicle_list_entry SET valid_to = now() WHERE "
 	    "plate = $1 AND plate_colour = $2 AND valid_from < now() AND "
 	    "(valid_to IS NULL OR valid_to > now())", 2, p) == -1 ||
 	    gk_db_cmd(db, "DELETE FROM vehicle WHERE plate = $1 AND plate_colour = $2",
-	    2, p) == -1 || gk_db_commit(db) == -1)
+	    2, p) == -1)
+		goto dberr;
+	/* The audit event before the commit: a removal Kafka did not take is undone. */
+	if (audit_remove(brokers, who, np, col, listed, force, errout) == -1) {
+		fprintf(errout, "registry remove: no audit event, %s (%s) was not "
+		    "removed\n", np, col);
+		gk_db_rollback(db);
+		return EX_UNAVAILABLE;
+	}
+	if (gk_db_commit(db) == -1)
 		goto dberr;
 	gk_log(GK_LOG_INFO, "registry.removed", "plate=%s colour=%s operator=%s "
 	    "reason=%s", np, col, who != NULL && who->operator_name != NULL ?

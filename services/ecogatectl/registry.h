@@ -31,10 +31,19 @@ struct gk_db;
 
 #define REGISTRY_TOPIC		"ecogate.registry.v1"
 
-/* Who changes the registry and why; either may be NULL. */
+/*
+ * Who changes the registry, why, and for which site's ledger. import and remove
+ * produce an audit.v1 event (actions registry.import, registry.remove; actor
+ * operator_name, key site) and await Kafka's acknowledgement before they commit, so
+ * no registry change exists without its audit event; without Kafka they change
+ * nothing. operator_name must be an audit actor; reason is required for remove and
+ * defaults to "import of FILE" for import. publish changes nothing and is not
+ * audited.
+ */
 struct registry_who {
 	const char	*operator_name;
 	const char	*reason;
+	const char	*site;
 };
 
 /*

@@ -40,6 +40,12 @@ contains() {
 	fi
 }
 
+# Audit events (ecogate.audit.v1) of this run with reason $1, one JSON per line.
+audits() {
+	"$KCAT" -b "$ECOGATE_KAFKA_BROKERS" -C -t ecogate.audit.v1 -e -q -f '%s\n' \
+	    2>/dev/null | grep -F "\"reason\":\"$1\""
+}
+
 q() {
 	"$PSQL" "$ECOGATE_PG_CONNINFO" -XAtq -v ON_ERROR_STOP=1 -c "$1"
 }
@@ -125,6 +131,20 @@ if python3 "$SRC/tests/schemas/validate_msg.py" "$SRC/schemas/vehicle.v1.schema.
 	bad "records not valid against vehicle.v1:"; grep -v '^ok' "$TMP/valid" >&2; fi
 check "records validated" 30 "$(grep -c '^ok' "$TMP/valid")"
 
+# Every change is audited: one registry.import event with the file's digest and
+# counts, valid against audit.v1.
+audits "$RUN-import" >"$TMP/a1"
+check "import audit events" 1 "$(wc -l <"$TMP/a1" | tr -d ' ')"
+sha=$(sha256sum "$SAMPLE" | cut -d' ' -f1)
+for want in '"action":"registry.import"' '"actor":{"kind":"operator","id":"it-registry"}' \
+    "\"sha256\":\"$sha\"" '"rows":30' '"changed":30' '"bad":0' '"file":"registry.csv"'; do
+	if grep -qF -- "$want" "$TMP/a1"; then ok; else bad "import audit lacks $want"; fi
+done
+cp "$TMP/a1" "$TMP/a1.json"
+if python3 "$SRC/tests/schemas/validate_msg.py" "$SRC/schemas/audit.v1.schema.json" \
+    "$TMP/a1.json" >"$TMP/valid" 2>&1; then ok; else
+	bad "import audit not valid against audit.v1:"; cat "$TMP/valid" >&2; fi
+
 # 2. The same file again: nothing changes, nothing is published.
 ctl reimport import "$SAMPLE"
 check "re-import rc" 0 "$rc"
@@ -134,9 +154,24 @@ check "versions unchanged" "$v1" "$(q "SELECT max(version) FROM vehicle WHERE pl
 check "list entries not duplicated" 3 \
     "$(q "SELECT count(*) FROM vehicle_list_entry WHERE plate IN ($plates)")"
 check "records on Kafka after re-import" 0 "$(records "$RUN-reimport" | wc -l | tr -d ' ')"
+check "no audit event for an import that changed nothing" 0 \
+    "$(audits "$RUN-reimport" | wc -l | tr -d ' ')"
 
 # 3. One vehicle changed in a copy: exactly that one is written and published.
 sed 's/^沪L09217,\(.*\),个体,陈志强,/沪L09217,\1,上海新车队,陈志强,/' "$SAMPLE" >"$TMP/changed.csv"
+# Without Kafka there is no audit event, so the change must not happen at all.
+"$CTL" registry import "$TMP/changed.csv" --operator it-registry --reason "$RUN-nokafka" \
+    --brokers 127.0.0.1:1 >"$TMP/out" 2>"$TMP/err"
+check "import without Kafka rc (EX_UNAVAILABLE)" 69 "$?"
+contains "import without Kafka says so" "$TMP/err" \
+    "registry import: no audit event, nothing was imported"
+check "import without Kafka changed nothing" "个体" \
+    "$(q "SELECT fleet_name FROM vehicle WHERE plate = '沪L09217'")"
+# No operator, no change.
+"$CTL" registry import "$TMP/changed.csv" >"$TMP/out" 2>"$TMP/err"
+check "import without --operator rc (EX_USAGE)" 64 "$?"
+check "import without --operator changed nothing" "个体" \
+    "$(q "SELECT fleet_name FROM vehicle WHERE plate = '沪L09217'")"
 ctl changed import "$TMP/changed.csv"
 contains "changed summary" "$TMP/out" \
     "imported 30 rows (1 changed, 29 unchanged), 0 bad rows; published 1 to $TOPIC"
@@ -182,12 +217,23 @@ check "get unknown rc (EX_NOINPUT)" 66 "$rc"
 
 # 7. remove: the row goes, a tombstone follows.
 cv=$(q "SELECT coalesce(max(version), 0) FROM registry_change")
+"$CTL" registry remove 沪B27716 --colour yellow --operator it-registry \
+    >"$TMP/out" 2>"$TMP/err"
+check "remove without --reason rc (EX_USAGE)" 64 "$?"
+check "remove without --reason kept the row" 1 \
+    "$(q "SELECT count(*) FROM vehicle WHERE plate = '沪B27716'")"
 ctl remove remove 沪B27716 --colour yellow
 check "remove rc" 0 "$rc"
 check "removed row" 0 "$(q "SELECT count(*) FROM vehicle WHERE plate = '沪B27716'")"
 check "tombstone" "沪B27716|yellow	-1" "$(records "$RUN-remove" | cut -f1,2)"
 check "registry_change delete" 1 "$(q "SELECT count(*) FROM registry_change WHERE
     plate = '沪B27716' AND op = 'delete' AND version > $cv")"
+audits "$RUN-remove" >"$TMP/a2"
+check "remove audit events" 1 "$(wc -l <"$TMP/a2" | tr -d ' ')"
+for want in '"action":"registry.remove"' '"target":"vehicle/沪B27716|yellow"' \
+    '"was_listed":false'; do
+	if grep -qF -- "$want" "$TMP/a2"; then ok; else bad "remove audit lacks $want"; fi
+done
 
 # A blacklisted vehicle stays unless forced; forced, its entry ends (kept as history).
 ctl remove-black remove 皖B88231
