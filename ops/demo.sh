@@ -1,42 +1,137 @@
 #!/usr/bin/env bash
-# The README's first command: installs what is missing, builds (dev preset), starts
-# mosquitto, Redis, PostgreSQL and Apache Kafka on 127.0.0.1 with their state in
-# .state/, applies the database migrations, then sends sample gate traffic (the golden
-# plate reads in schemas/examples and a set of built-in plates) through all four
-# servers with the daemons' own adapters (ecogatectl selftest).
+# The README's first command: a gate at work on this machine.
 #
-# The servers keep running afterwards, so you can look around:
-#   eval "$(bash ops/servers.sh env)"        # addresses as ECOGATE_* variables
-#   mosquitto_sub -p 21883 -t 'ecogate/#' -v  # watch the edge
-#   bash ops/servers.sh stop all              # when done
+# Installs what is missing, builds (dev preset), starts mosquitto, Redis, PostgreSQL
+# and Apache Kafka on 127.0.0.1 with their state in .state/, applies the database
+# migrations and checks all four servers answer (ecogatectl selftest). Then it runs a
+# plant gate: the sample vehicle registry (ops/sample/registry.csv) is imported with
+# `ecogatectl registry import` (audited, published to Kafka, fed into Redis by the
+# verifier), the verifier and one barrier-actuator per lane (in-1 entry, out-1 exit)
+# run against simulated barriers behind Modbus TCP (tests/sim/modbus_barrier), and
+# the sample traffic (ops/sample/gate-traffic.json) is played by ops/demo_gate.py:
+# each vehicle's plate reads, the decision with its reasons and LED text, the
+# barrier's states, an orange alert set half way, and at the end the passages read
+# back from Kafka.
+#
+# Everything keeps running afterwards, so you can look around:
+#   eval "$(bash ops/servers.sh env)"                 # addresses as ECOGATE_* variables
+#   mosquitto_sub -p 21883 -t 'ecogate/v1/demo/#' -v  # watch the gate
+#   tail -f .state/demo/verifier.log                  # the daemons' logs
+#   bash ops/demo.sh stop                             # stop daemons and servers
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Daemons of the demo: name, pid file under $demo; stopped by "stop" and before a rerun.
+demo_stop() {
+	local d=$1 pf pid
+	for pf in "$d"/*.pid; do
+		[ -f "$pf" ] || continue
+		pid=$(cat "$pf")
+		if kill "$pid" 2>/dev/null; then
+			for _ in $(seq 1 100); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -9 "$pid" 2>/dev/null || true
+		fi
+		rm -f "$pf"
+	done
+}
+
+state=${ECOGATE_STATE_DIR:-$PWD/.state}
+demo=$state/demo
+if [ "${1:-}" = stop ]; then
+	demo_stop "$demo"
+	bash ops/servers.sh stop all
+	exit 0
+fi
 
 bash ops/install-deps.sh
 echo "== build (preset dev)"
 cmake --preset dev >/dev/null
 cmake --build --preset dev
-ctl=build/dev/services/ecogatectl/ecogatectl
+bin=$PWD/build/dev
+ctl=$bin/services/ecogatectl/ecogatectl
 
 echo "== start servers"
 bash ops/servers.sh start all
 eval "$(bash ops/servers.sh env)"
 export ECOGATE_SQL_DIR=$PWD/schemas/sql
+export ECOGATE_SITE=demo
 
 echo "== migrate the database"
 "$ctl" migrate
 
-echo "== sample gate traffic: golden plate reads"
-ECOGATE_SAMPLES=$PWD/schemas/examples/plate-read.v1 "$ctl" selftest
-echo "== sample gate traffic: built-in plates"
+echo "== the four servers answer (ecogatectl selftest)"
 "$ctl" selftest
+
+echo "== start the gate: verifier, barrier-actuators, simulated barriers"
+demo_stop "$demo"
+mkdir -p "$demo"
+bash ops/servers.sh kafka-topic ecogate.passage.v1 3 >/dev/null
+bash ops/servers.sh kafka-topic ecogate.registry.v1 1 compact >/dev/null
+# The shipped configuration, with the state paths moved into the demo folder.
+sed "s#/var/lib/ecogate/verifier#$demo/verifier#g" services/verifier/verifier.conf \
+    >"$demo/verifier.conf"
+mkdir -p "$demo/verifier"
+ECOGATE_MQTT_PERSIST_DIR=$demo/verifier/mqtt \
+    "$bin/services/verifier/verifier" -f "$demo/verifier.conf" \
+    >"$demo/verifier.log" 2>&1 &
+echo $! >"$demo/verifier.pid"
+
+sim_ports=
+port=25020
+for lane in in-1 out-1; do
+	"$bin/tests/modbus_barrier" --port "$port" --travel-ms 800 \
+	    >"$demo/sim-$lane.log" 2>&1 &
+	echo $! >"$demo/sim-$lane.pid"
+	ECOGATE_LANE=$lane ECOGATE_MODBUS_TARGET=tcp://127.0.0.1:$port \
+	ECOGATE_PULSE=200ms ECOGATE_DISPLAY=log \
+	    "$bin/services/barrier-actuator/barrier-actuator" \
+	    -f services/barrier-actuator/barrier-actuator.conf \
+	    >"$demo/barrier-$lane.log" 2>&1 &
+	echo $! >"$demo/barrier-$lane.pid"
+	sim_ports=${sim_ports:+$sim_ports,}$lane=$port
+	port=$((port + 1))
+done
+
+# Each daemon says it is up on its retained status topic (device-status.v1).
+wait_online() {	# wait_online SERVICE INSTANCE
+	local t=ecogate/v1/demo/status/$1/$2
+	for _ in $(seq 1 100); do
+		mosquitto_sub -p "$ECOGATE_MQTT_PORT" -t "$t" -C 1 -W 1 2>/dev/null |
+		    grep -q '"state":"online"' && return 0
+		sleep 0.2
+	done
+	echo "demo: $1 $2 did not come online; see $demo/*.log" >&2
+	return 1
+}
+wait_online verifier 1
+wait_online barrier-actuator in-1
+wait_online barrier-actuator out-1
+
+echo "== import the sample vehicle registry"
+"$ctl" registry import ops/sample/registry.csv --operator demo \
+    --reason "演示：导入样例车辆登记" || [ $? -eq 65 ]
+# The verifier takes the registry from Kafka into Redis: wait until the last
+# vehicle of the file is there.
+for _ in $(seq 1 100); do
+	[ -n "$(redis-cli -p "$ECOGATE_REDIS_PORT" --raw GET \
+	    'ecogate:registry:沪L09217|yellow')" ] && break
+	sleep 0.2
+done
+
+echo "== sample gate traffic"
+ECOGATECTL=$ctl DEMO_SIM_PORTS=$sim_ports DEMO_STATE=$demo \
+    /usr/bin/python3 ops/demo_gate.py ops/sample/gate-traffic.json
 
 cat <<MSG
 
-The servers are still running (state in ${ECOGATE_STATE_DIR}):
-  MQTT      ${ECOGATE_MQTT_URL}
+The gate and its servers are still running (state in ${ECOGATE_STATE_DIR}):
+  MQTT      ${ECOGATE_MQTT_URL}      watch: mosquitto_sub -p ${ECOGATE_MQTT_PORT} -t 'ecogate/v1/demo/#' -v
   Redis     ${ECOGATE_REDIS_HOST}:${ECOGATE_REDIS_PORT}
   Postgres  ${ECOGATE_PG_CONNINFO}
-  Kafka     ${ECOGATE_KAFKA_BROKERS}
-Stop them with: bash ops/servers.sh stop all
+  Kafka     ${ECOGATE_KAFKA_BROKERS}    passages: kcat -b ${ECOGATE_KAFKA_BROKERS} -C -t ecogate.passage.v1 -e
+  logs      $demo/*.log
+Stop everything with: bash ops/demo.sh stop
 MSG
