@@ -134,6 +134,7 @@ struct gk_bus {
 	size_t		 max_payload;
 
 	void		(*on_message)(void *, const struct gk_bus_msg *);
+	int		(*on_receive)(void *, struct gk_bus_msg *);
 	void		(*on_state)(void *, int, const char *);
 	void		(*on_published)(void *, void *, int, const char *);
 	void		(*on_subscribed)(void *, const char *, int);
@@ -668,6 +669,17 @@ cb_message(void *ctx, char *topic, int topiclen, MQTTAsync_message *pm)
 	}
 	e->msg.props = nprops > 0 ? props : NULL;
 	e->msg.nprops = nprops;
+	e->msg.recv_ms = gk_mono_ms();
+	if (b->on_receive != NULL) {
+		int rc = b->on_receive(b->arg, &e->msg);
+
+		if (rc != 0) {
+			free(e);
+			if (rc == -1)
+				return 0;	/* Paho keeps it and offers it again */
+			goto done;
+		}
+	}
 	post(b, e);
 done:
 	MQTTAsync_freeMessage(&pm);
@@ -1336,6 +1348,7 @@ gk_bus_new(struct gk_loop *l, const struct gk_bus_opts *o, char *err,
 		b->retry_max_ms = b->retry_min_ms;
 	b->max_payload = o->max_payload != 0 ? o->max_payload : GK_BUS_MAX_PAYLOAD;
 	b->on_message = o->on_message;
+	b->on_receive = o->on_receive;
 	b->on_state = o->on_state;
 	b->on_published = o->on_published;
 	b->on_subscribed = o->on_subscribed;

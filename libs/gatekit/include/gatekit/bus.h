@@ -59,6 +59,8 @@ struct gk_bus_msg {
 	const char	*content_type;		/* NULL: none */
 	const struct gk_bus_prop *props;	/* user properties, in order */
 	size_t		 nprops;
+	int64_t		 recv_ms;	/* incoming: gk_mono_ms() when Paho handed it over */
+	uint64_t	 tag;		/* incoming: what on_receive set; 0 otherwise */
 };
 
 /*
@@ -104,6 +106,18 @@ struct gk_bus_opts {
 
 	/* A message arrived on a subscription. */
 	void	(*on_message)(void *arg, const struct gk_bus_msg *m);
+	/*
+	 * Optional, and the one callback that runs on Paho's thread, not the loop's:
+	 * called for each incoming message before Paho acknowledges it (a QoS 1 PUBACK
+	 * goes out when this returns) and before on_message is queued. For a daemon
+	 * that must make a message durable before the broker forgets it (the verifier
+	 * journals plate reads). It must be thread-safe and quick (a write(2), not a
+	 * network call) and may set m->tag, which on_message then sees. Returns 0 to
+	 * pass the message on to on_message, 1 to acknowledge it without passing it on
+	 * (the callee consumed it, e.g. as a duplicate), -1 to leave it with Paho
+	 * unacknowledged, which offers it again later.
+	 */
+	int	(*on_receive)(void *arg, struct gk_bus_msg *m);
 	/* The connection came up (connected 1) or went down (0); why says how. */
 	void	(*on_state)(void *arg, int connected, const char *why);
 	/*
