@@ -23,8 +23,10 @@
  * can never drop a mark whose record is still on disk.
  *
  * In memory there is one small entry per record still on disk (seq, segment, offset,
- * done) and per segment a count of records not done; payloads are read back from disk
- * when replayed, so a backlog of hours costs little memory.
+ * done, a 64-bit hash of its event_id) and per segment a count of records not done;
+ * payloads are read back from disk when replayed, so a backlog of hours costs little
+ * memory. A hash table from event_id hash to seq lets outbox_append() refuse an id
+ * the outbox already holds; a hash match is confirmed against the record on disk.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -58,6 +60,7 @@
 
 struct entry {
 	uint64_t seq;
+	uint64_t idh;		/* id_hash(event_id), never 0 */
 	uint64_t seg;		/* base (name) of the segment holding it */
 	uint64_t off;
 	uint32_t len;		/* whole record */
@@ -68,6 +71,11 @@ struct segment {
 	uint64_t base;
 	uint64_t size;
 	size_t	 live;		/* passages in it not done */
+};
+
+struct idslot {
+	uint64_t h;		/* 0: empty */
+	uint64_t seq;
 };
 
 struct outbox {
@@ -87,8 +95,12 @@ struct outbox {
 	int		 broken;	/* a write or sync failed: refuse writes */
 	int		 was_full;
 	unsigned char	*buf;		/* REC_MAX bytes for building and reading */
+	struct idslot	*ids;		/* event_id hash -> seq, linear probing */
+	size_t		 idcap, nids;	/* idcap: a power of two, or 0 */
 	struct outbox_stats st;
 };
+
+static int	held(struct outbox *, const char *, uint64_t *);
 
 /* The record format, pure: CRC32C (Castagnoli, reflected), encoding, parsing. */
 
@@ -208,6 +220,75 @@ rec_resync(const unsigned char *p, size_t n, size_t off)
 
 /* The in-memory index. */
 
+/* FNV-1a over the 36 characters, never 0 (0 marks an empty slot). */
+static uint64_t
+id_hash(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (int i = 0; i < OUTBOX_ID_LEN; i++)
+		h = (h ^ (unsigned char)id[i]) * 1099511628211ULL;
+	return h == 0 ? 1 : h;
+}
+
+static void
+ids_insert(struct idslot *t, size_t cap, uint64_t h, uint64_t seq)
+{
+	size_t i;
+
+	for (i = h & (cap - 1); t[i].h != 0; i = (i + 1) & (cap - 1))
+		;
+	t[i].h = h;
+	t[i].seq = seq;
+}
+
+static int
+ids_put(struct outbox *ob, uint64_t h, uint64_t seq)
+{
+	if ((ob->nids + 1) * 2 > ob->idcap) {
+		size_t		 cap = ob->idcap ? ob->idcap * 2 : 1024;
+		struct idslot	*t = calloc(cap, sizeof(*t));
+
+		if (t == NULL)
+			return -1;
+		for (size_t i = 0; i < ob->idcap; i++)
+			if (ob->ids[i].h != 0)
+				ids_insert(t, cap, ob->ids[i].h, ob->ids[i].seq);
+		free(ob->ids);
+		ob->ids = t;
+		ob->idcap = cap;
+	}
+	ids_insert(ob->ids, ob->idcap, h, seq);
+	ob->nids++;
+	return 0;
+}
+
+/* Removes (h, seq), moving later slots of the probe run back (no tombstones). */
+static void
+ids_del(struct outbox *ob, uint64_t h, uint64_t seq)
+{
+	size_t i, j, k, m;
+
+	if (ob->idcap == 0)
+		return;
+	m = ob->idcap - 1;
+	for (i = h & m; ob->ids[i].h != 0; i = (i + 1) & m)
+		if (ob->ids[i].h == h && ob->ids[i].seq == seq)
+			break;
+	if (ob->ids[i].h == 0)
+		return;
+	ob->ids[i].h = 0;
+	ob->nids--;
+	for (j = (i + 1) & m; ob->ids[j].h != 0; j = (j + 1) & m) {
+		k = ob->ids[j].h & m;	/* home slot of the entry at j */
+		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+			ob->ids[i] = ob->ids[j];
+			ob->ids[j].h = 0;
+			i = j;
+		}
+	}
+}
+
 /* The first live entry with seq >= seq (nent when none). */
 static size_t
 ent_lower(const struct outbox *ob, uint64_t seq)
@@ -235,9 +316,11 @@ seg_find(struct outbox *ob, uint64_t base)
 }
 
 static int
-ent_add(struct outbox *ob, uint64_t seq, uint64_t off, size_t len)
+ent_add(struct outbox *ob, uint64_t seq, uint64_t off, size_t len,
+    const char *event_id)
 {
 	struct entry *e;
+	uint64_t h = id_hash(event_id);
 
 	if (ob->head > 0 && ob->head >= ob->nent / 2) {
 		memmove(ob->ent, ob->ent + ob->head,
@@ -253,8 +336,11 @@ ent_add(struct outbox *ob, uint64_t seq, uint64_t off, size_t len)
 		ob->ent = e;
 		ob->entcap = cap;
 	}
+	if (ids_put(ob, h, seq) == -1)
+		return -1;
 	e = &ob->ent[ob->nent++];
 	e->seq = seq;
+	e->idh = h;
 	e->seg = ob->seg[ob->nseg - 1].base;
 	e->off = off;
 	e->len = (uint32_t)len;
@@ -310,8 +396,10 @@ gc(struct outbox *ob)
 			close(ob->rd_fd);
 			ob->rd_fd = -1;
 		}
-		while (ob->head < ob->nent && ob->ent[ob->head].seg == s->base)
+		while (ob->head < ob->nent && ob->ent[ob->head].seg == s->base) {
+			ids_del(ob, ob->ent[ob->head].idh, ob->ent[ob->head].seq);
 			ob->head++;
+		}
 		ob->st.bytes -= s->size;
 		ob->st.segments--;
 		ob->st.segments_deleted++;
@@ -421,7 +509,7 @@ recover_rec(struct outbox *ob, const struct rec *r, uint64_t off, size_t len,
 		return -1;
 	}
 	*last = r->seq;
-	return ent_add(ob, r->seq, off, len);
+	return ent_add(ob, r->seq, off, len, r->event_id);
 }
 
 /*
@@ -623,6 +711,7 @@ outbox_close(struct outbox *ob)
 	free(ob->ent);
 	free(ob->seg);
 	free(ob->buf);
+	free(ob->ids);
 	free(ob);
 }
 
@@ -719,6 +808,11 @@ outbox_append(struct outbox *ob, const char *event_id, const char *key,
 		errno = EMSGSIZE;
 		return -1;
 	}
+	if (held(ob, event_id, seq)) {
+		ob->st.duplicates++;
+		errno = EEXIST;
+		return -1;
+	}
 	n = REC_HDR + BODY_MIN + klen + len;
 	if (ob->st.pending >= ob->opts.max_pending ||
 	    ob->st.bytes + n > ob->opts.max_bytes) {
@@ -742,7 +836,7 @@ outbox_append(struct outbox *ob, const char *event_id, const char *key,
 	rec_seal(ob->buf, REC_PASSAGE, ob->next_seq, n - REC_HDR);
 	if (write_rec(ob, ob->buf, n, &off) == -1)
 		return -1;
-	if (ent_add(ob, ob->next_seq, off, n) == -1) {
+	if (ent_add(ob, ob->next_seq, off, n, event_id) == -1) {
 		/* On disk but not indexed: replayed after a restart, never lost. */
 		ob->broken = 1;
 		errno = ENOMEM;
@@ -833,6 +927,35 @@ fail:
 	gk_log(GK_LOG_ERR, "outbox.read_failed", "dir=%s file=%s offset=%llu error=%s",
 	    ob->dir, name, (unsigned long long)e->off, strerror(errno));
 	return -1;
+}
+
+/*
+ * Whether a record with event_id is on disk; its seq into *seq. A hash match is
+ * read back and compared; a record that cannot be read counts as not held (the
+ * read error is logged; appending again then is at worst a duplicate downstream,
+ * which consumers dedupe, never a loss).
+ */
+static int
+held(struct outbox *ob, const char *event_id, uint64_t *seq)
+{
+	uint64_t	 h = id_hash(event_id);
+	size_t		 i, k;
+	struct rec	 r;
+
+	if (ob->idcap == 0)
+		return 0;
+	for (i = h & (ob->idcap - 1); ob->ids[i].h != 0; i = (i + 1) & (ob->idcap - 1)) {
+		if (ob->ids[i].h != h)
+			continue;
+		k = ent_lower(ob, ob->ids[i].seq);
+		if (k < ob->nent && ob->ent[k].seq == ob->ids[i].seq &&
+		    read_rec(ob, &ob->ent[k], &r) == 0 &&
+		    memcmp(r.event_id, event_id, OUTBOX_ID_LEN) == 0) {
+			*seq = ob->ent[k].seq;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int

@@ -66,6 +66,7 @@ struct outbox_stats {
 	uint64_t corrupt;	/* corrupt records skipped (salvage) at open */
 	uint64_t full;		/* appends refused because the outbox was full */
 	uint64_t syncs;		/* fdatasync calls */
+	uint64_t duplicates;	/* appends refused: the event_id was held (EEXIST) */
 };
 
 /*
@@ -94,8 +95,11 @@ void		 outbox_close(struct outbox *ob);
  * The record is NOT durable until outbox_sync() returns 0: the caller must not act on
  * the decision before that. Several appends may share one sync (group commit).
  * Returns 0 and the record's seq (increasing, never reused) in *seq; -1 with errno
- * ENOSPC when the outbox is full (max_bytes or max_pending: the gate must know),
- * EINVAL or EMSGSIZE for bad arguments, EIO (or the system's errno) on I/O failure.
+ * EEXIST and the held record's seq in *seq when a record with this event_id is still
+ * on disk (pending, or done in a segment not yet deleted): a passage formed again
+ * after a crash is appended once; ENOSPC when the outbox is full (max_bytes or
+ * max_pending: the gate must know), EINVAL or EMSGSIZE for bad arguments, EIO (or the
+ * system's errno) on I/O failure.
  */
 int		 outbox_append(struct outbox *ob, const char *event_id, const char *key,
 		    const void *payload, size_t len, uint64_t *seq);

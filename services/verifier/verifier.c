@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stddef.h>
@@ -51,7 +52,9 @@
 
 #include "decide.h"
 #include "fuse.h"
+#include "journal.h"
 #include "outbox.h"
+#include "passage_id.h"
 #include "policy.h"
 #include "registry.h"
 
@@ -75,6 +78,8 @@ struct verifier_cfg {
 	char		*redis_password;
 	int64_t		 redis_timeout_ms;
 	char		*outbox_dir;
+	char		*journal_path;
+	int		 journal_fsync;
 	char		*snapshot_path;
 	int64_t		 barrier_expiry_ms;
 	int64_t		 outbox_retry_ms;
@@ -109,6 +114,11 @@ static const struct gk_cfg_key verifier_keys[] = {
 	    "connect and command timeout of a registry lookup" },
 	{ "outbox.dir", GK_CFG_STR, O(outbox_dir), "/var/lib/ecogate/verifier/outbox",
 	    1, 0, 0, "durable outbox directory" },
+	{ "journal.path", GK_CFG_STR, O(journal_path), NULL, 0, 0, 0,
+	    "journal of acknowledged reads not yet decided; empty: "
+	    "{outbox.dir}/reads.journal" },
+	{ "journal.fsync", GK_CFG_BOOL, O(journal_fsync), "yes", 0, 0, 0,
+	    "fdatasync each read before acknowledging it (power loss)" },
 	{ "snapshot.path", GK_CFG_STR, O(snapshot_path),
 	    "/var/lib/ecogate/verifier/registry.jsonl", 1, 0, 0,
 	    "local registry snapshot (JSON lines), used when Redis fails" },
@@ -127,6 +137,11 @@ struct lane {
 	struct fuse_lane f;
 	uint64_t	 timer;		/* 0: none armed */
 	struct verifier	*v;
+	/* Journal positions (rseq) of the lane's messages, for its checkpoints. */
+	uint64_t	 open_rseq;	/* the read that opened the open window */
+	uint64_t	 last_rseq;	/* the last message taken */
+	int		 ck_blocked;	/* a passage failed to reach the outbox:
+					 * replay everything after the last checkpoint */
 };
 
 struct counters {
@@ -137,6 +152,8 @@ struct counters {
 	uint64_t	registry_bad;
 	uint64_t	outbox_failed;
 	uint64_t	delivered;
+	uint64_t	duplicates;	/* passages the outbox already held */
+	uint64_t	replayed;	/* journal messages replayed at start */
 };
 
 struct verifier {
@@ -148,6 +165,9 @@ struct verifier {
 	struct gk_stream	*consumer;
 	struct gk_kv		*kv;
 	struct outbox		*outbox;
+	struct journal		*journal;
+	char			 journal_file[1024];
+	char			 policy_cache[1024];
 	struct policy		 policy;
 	int			 nlanes;
 	struct lane		 lanes[LANES_MAX];
@@ -699,8 +719,15 @@ bad_read(struct verifier *v, const char *topic, const char *reason)
 	    topic, reason, (unsigned long long)v->n.reads_bad);
 }
 
+/*
+ * One plate read of lane_id, live or replayed from the journal: rseq is its journal
+ * position (0: not journaled, which only a read failing to parse can be) and now_ms
+ * the monotonic time it was received. Fusing by receipt time rather than by the time
+ * the loop gets to it is what lets a replay form the very windows the live run did.
+ */
 static void
-on_plate(struct verifier *v, const struct gk_bus_msg *m, const char *lane_id)
+take_read(struct verifier *v, const char *topic, const char *lane_id,
+    const void *payload, size_t len, uint64_t rseq, int64_t now_ms)
 {
 	struct fuse_read	 r;
 	struct fuse_passage	 p;
@@ -709,20 +736,105 @@ on_plate(struct verifier *v, const struct gk_bus_msg *m, const char *lane_id)
 	enum fuse_rc		 rc;
 
 	v->n.reads++;
-	if (parse_read(v, lane_id, m->payload, m->len, &r, err, sizeof(err)) == -1) {
-		bad_read(v, m->topic, err);
+	if (parse_read(v, lane_id, payload, len, &r, err, sizeof(err)) == -1) {
+		bad_read(v, topic, err);
 		return;
 	}
 	if ((ln = lane_get(v, lane_id)) == NULL) {
-		bad_read(v, m->topic, "too many lanes");
+		bad_read(v, topic, "too many lanes");
 		return;
 	}
-	rc = fuse_offer(&ln->f, &v->policy.fusion, &r, gk_mono_ms(), &p);
-	gk_log(GK_LOG_DEBUG, "read.accepted", "lane=%s plate=%s event_id=%s rc=%d",
-	    lane_id, r.plate, r.event_id, (int)rc);
+	if (rseq > ln->last_rseq)
+		ln->last_rseq = rseq;
+	rc = fuse_offer(&ln->f, &v->policy.fusion, &r, now_ms, &p);
+	/* This read opened the lane's window (perhaps right after closing one). */
+	if (ln->f.state == FUSE_OPEN && ln->f.nslots > 0 &&
+	    strcmp(ln->f.slots[0].r.event_id, r.event_id) == 0)
+		ln->open_rseq = rseq;
+	gk_log(GK_LOG_DEBUG, "read.accepted", "lane=%s plate=%s event_id=%s rc=%d "
+	    "rseq=%llu", lane_id, r.plate, r.event_id, (int)rc,
+	    (unsigned long long)rseq);
 	if (rc == FUSE_CLOSED)
 		decide_passage(v, ln, &p);
 	arm_lane(v, ln);
+}
+
+static void
+on_plate(struct verifier *v, const struct gk_bus_msg *m, const char *lane_id)
+{
+	take_read(v, m->topic, lane_id, m->payload, m->len, m->tag,
+	    m->recv_ms > 0 ? m->recv_ms : gk_mono_ms());
+}
+
+/* A loop detector saw a vehicle arrive on lane_id: the hold of the last one ends. */
+static void
+take_trigger(struct verifier *v, const char *lane_id, uint64_t rseq)
+{
+	struct lane	*ln;
+	int		 i;
+
+	for (i = 0, ln = v->lanes; i < v->nlanes; i++, ln++)
+		if (strcmp(ln->id, lane_id) == 0) {
+			if (rseq > ln->last_rseq)
+				ln->last_rseq = rseq;
+			fuse_trigger(&ln->f);
+			arm_lane(v, ln);
+			gk_log(GK_LOG_DEBUG, "lane.trigger", "lane=%s", lane_id);
+		}
+}
+
+/*
+ * The policy in force is kept in {outbox.dir}/policy.json (written to a temporary
+ * file, fsync'd, renamed), so that a restarted verifier decides its replayed reads,
+ * and any read the broker hands over before the retained policy, under the policy
+ * the plant set rather than the built-in default.
+ */
+static void
+policy_cache_write(struct verifier *v, const void *doc, size_t len)
+{
+	char	 tmp[sizeof(v->policy_cache) + 8];
+	int	 fd, ok;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", v->policy_cache);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1) {
+		gk_log(GK_LOG_WARN, "policy.cache_failed", "path=%s error=%s", tmp,
+		    strerror(errno));
+		return;
+	}
+	ok = write(fd, doc, len) == (ssize_t)len && fdatasync(fd) == 0;
+	if (close(fd) != 0 || !ok || rename(tmp, v->policy_cache) == -1) {
+		gk_log(GK_LOG_WARN, "policy.cache_failed", "path=%s error=%s",
+		    v->policy_cache, strerror(errno));
+		unlink(tmp);
+	}
+}
+
+static void
+policy_cache_read(struct verifier *v)
+{
+	struct policy	 np;
+	char		 err[256], *buf;
+	FILE		*fp;
+	size_t		 n;
+
+	if ((fp = fopen(v->policy_cache, "r")) == NULL)
+		return;
+	if ((buf = malloc(POLICY_DOC_MAX + 1)) == NULL) {
+		fclose(fp);
+		return;
+	}
+	n = fread(buf, 1, POLICY_DOC_MAX + 1, fp);
+	fclose(fp);
+	if (n > POLICY_DOC_MAX || policy_parse(buf, n, &np, err, sizeof(err)) == -1)
+		gk_log(GK_LOG_WARN, "policy.cache_rejected", "path=%s reason=%s",
+		    v->policy_cache, n > POLICY_DOC_MAX ? "too long" : err);
+	else {
+		v->policy = np;
+		gk_log(GK_LOG_INFO, "policy.loaded", "version=%s level=%s "
+		    "source=cache", v->policy.version,
+		    policy_level_name(v->policy.level));
+	}
+	free(buf);
 }
 
 static void
@@ -742,8 +854,9 @@ on_policy(struct verifier *v, const struct gk_bus_msg *m)
 		return;
 	}
 	v->policy = np;
-	gk_log(GK_LOG_INFO, "policy.loaded", "version=%s level=%s",
+	gk_log(GK_LOG_INFO, "policy.loaded", "version=%s level=%s source=mqtt",
 	    v->policy.version, policy_level_name(v->policy.level));
+	policy_cache_write(v, m->payload, m->len);
 }
 
 /* The {lane} level of ecogate/v1/{site}/lane/{lane}/..., into lane; 0 or -1. */
@@ -765,9 +878,7 @@ static void
 on_message(void *arg, const struct gk_bus_msg *m)
 {
 	struct verifier	*v = arg;
-	struct lane	*ln;
 	char		 lane[POLICY_LANE_ID_MAX];
-	int		 i;
 
 	if (strcmp(m->topic, v->policy_topic) == 0) {
 		on_policy(v, m);
@@ -777,17 +888,66 @@ on_message(void *arg, const struct gk_bus_msg *m)
 		else
 			on_plate(v, m, lane);
 	} else if (gk_bus_topic_match(v->trigger_filter, m->topic)) {
-		/* A loop detector saw a vehicle arrive: the hold of the last one ends. */
 		if (topic_lane(v, m->topic, lane, sizeof(lane)) == -1)
 			return;
-		for (i = 0, ln = v->lanes; i < v->nlanes; i++, ln++)
-			if (strcmp(ln->id, lane) == 0) {
-				fuse_trigger(&ln->f);
-				arm_lane(v, ln);
-				gk_log(GK_LOG_DEBUG, "lane.trigger", "lane=%s", lane);
-			}
+		take_trigger(v, lane, m->tag);
 	} else
 		gk_log(GK_LOG_WARN, "bus.unexpected", "topic=%s", m->topic);
+}
+
+/*
+ * Paho's thread, before the broker gets its PUBACK: every plate read with a usable
+ * event_id and every trigger goes into the journal first, so a read the broker
+ * forgets is one we can replay. Only v's read-only topic filters and the journal
+ * (which locks) are touched here. A read the journal has already taken is a
+ * redelivery: acknowledged and dropped. A read that cannot be written is left with
+ * Paho, unacknowledged. Anything else (policy, unparsable reads) passes untouched.
+ */
+static int
+on_receive(void *arg, struct gk_bus_msg *m)
+{
+	struct verifier	*v = arg;
+	char		 lane[POLICY_LANE_ID_MAX], err[160];
+	char		 id[GK_ID_LEN] = "";
+	const char	*s;
+	enum journal_kind kind;
+	json_t		*j;
+	uint64_t	 rseq = 0;
+	int		 rc;
+
+	if (gk_bus_topic_match(v->plate_filter, m->topic))
+		kind = JOURNAL_READ;
+	else if (gk_bus_topic_match(v->trigger_filter, m->topic))
+		kind = JOURNAL_TRIGGER;
+	else
+		return 0;
+	if (topic_lane(v, m->topic, lane, sizeof(lane)) == -1)
+		return 0;
+	if (kind == JOURNAL_READ) {
+		if ((j = gk_json_parse(m->payload, m->len, READ_DOC_MAX, err,
+		    sizeof(err))) == NULL)
+			return 0;
+		if (json_is_object(j) && gk_json_get_str(j, "event_id", &s) ==
+		    GK_JSON_OK && gk_id_canonical(s))
+			gk_strlcpy(id, s, sizeof(id));
+		json_decref(j);
+		if (id[0] == '\0')
+			return 0;	/* rejected on the loop; nothing to replay */
+	}
+	rc = journal_append(v->journal, kind, lane, id, m->recv_ms, m->payload,
+	    kind == JOURNAL_READ ? m->len : 0, &rseq);
+	if (rc == 1) {
+		m->tag = rseq;
+		return 0;
+	}
+	if (rc == 0) {
+		gk_log(GK_LOG_INFO, "read.duplicate", "lane=%s event_id=%s dup=%d",
+		    lane, id, m->dup);
+		return 1;
+	}
+	gk_log(GK_LOG_ERR, "journal.write_failed", "path=%s lane=%s event_id=%s "
+	    "error=%s", v->journal_file, lane, id, strerror(errno));
+	return -1;
 }
 
 static void
@@ -873,6 +1033,7 @@ on_retry(struct gk_loop *l, uint64_t id, void *arg)
 	if (v->redis_dirty && gk_kv_ping(v->kv) == 0 && redis_resync(v) == 0)
 		v->redis_dirty = 0;
 	outbox_sync(v->outbox);	/* makes the lazy done marks durable */
+	journal_maybe_compact(v->journal);
 }
 
 static void
@@ -942,8 +1103,34 @@ publish_barrier(struct verifier *v, const char *lane, const char *event_id,
 }
 
 /*
+ * The passage's reads are durable in the outbox: the journal may forget the lane's
+ * messages up to the open window (or all taken so far) and keeps the hold.
+ */
+static void
+checkpoint(struct verifier *v, struct lane *ln)
+{
+	struct journal_hold	 h;
+	uint64_t		 floor;
+
+	if (ln->ck_blocked)
+		return;
+	floor = ln->f.state == FUSE_OPEN ? ln->open_rseq : ln->last_rseq + 1;
+	memset(&h, 0, sizeof(h));
+	gk_strlcpy(h.plate, ln->f.held_plate, sizeof(h.plate));
+	gk_strlcpy(h.trigger, ln->f.held_trigger, sizeof(h.trigger));
+	h.until_mono_ms = ln->f.hold_until_ms;
+	if (journal_checkpoint(v->journal, ln->id, floor, &h) == -1)
+		gk_log(GK_LOG_ERR, "journal.checkpoint_failed", "lane=%s error=%s",
+		    ln->id, strerror(errno));
+}
+
+/*
  * A passage closed on lane ln: look the vehicle up, decide, make it durable, act.
- * The outbox sync comes first: a decision that was acted upon is never lost.
+ * The outbox sync comes first: a decision that was acted upon is never lost. The
+ * event_id is derived from the opening read (passage_id.h), so a passage formed
+ * again from replayed reads is the one the outbox already holds: then the decision
+ * is published again (consumers dedupe by event_id) but the barrier is not opened a
+ * second time, since the vehicle may be long gone and another behind it.
  */
 static void
 decide_passage(struct verifier *v, struct lane *ln, const struct fuse_passage *p)
@@ -955,8 +1142,8 @@ decide_passage(struct verifier *v, struct lane *ln, const struct fuse_passage *p
 	char			 event_id[GK_ID_LEN], topic[TOPIC_MAX], err[256];
 	char			*doc;
 	uint64_t		 seq;
-	int64_t			 now = gk_wall_ms();
-	int			 found;
+	int64_t			 now = gk_wall_ms(), t0;
+	int			 found, rc, dup = 0;
 
 	v->n.passages++;
 	event_id[0] = '\0';
@@ -972,26 +1159,37 @@ decide_passage(struct verifier *v, struct lane *ln, const struct fuse_passage *p
 	in.lane = ln->id;
 	in.now_wall_ms = now;
 	decide(&in, &d);
-	if (gk_id_new(event_id) == -1 ||
+	if (p->nids < 1 || gk_id_time(p->read_ids[0], &t0) == -1)
+		t0 = p->first_wall_ms;
+	if ((p->nids > 0 ? passage_id(event_id, v->cfg.site, p->read_ids[0], t0) :
+	    gk_id_new(event_id)) == -1 ||
 	    (doc = decide_render(&d, p, event_id, v->cfg.site, ln->id,
 	    p->first_wall_ms, now, err, sizeof(err))) == NULL) {
 		gk_log(GK_LOG_ERR, "passage.render_failed", "lane=%s plate=%s "
 		    "reason=%s", ln->id, p->plate, event_id[0] ? err : "no id");
 		return;
 	}
-	if (outbox_append(v->outbox, event_id, v->cfg.site, doc, strlen(doc),
-	    &seq) == -1 || outbox_sync(v->outbox) == -1) {
+	if ((rc = outbox_append(v->outbox, event_id, v->cfg.site, doc, strlen(doc),
+	    &seq)) == -1 && errno == EEXIST) {
+		dup = 1;
+		v->n.duplicates++;
+		gk_log(GK_LOG_WARN, "passage.duplicate", "lane=%s plate=%s event_id=%s "
+		    "seq=%llu", ln->id, p->plate, event_id, (unsigned long long)seq);
+	} else if (rc == -1 || outbox_sync(v->outbox) == -1) {
 		/*
 		 * Not durable: acting on it could lose a passage the barrier let
-		 * through. The gate stays shut; the operator sees the error.
+		 * through. The gate stays shut; the operator sees the error. The
+		 * lane's journal stops moving on, so a restart replays its reads.
 		 */
 		v->n.outbox_failed++;
+		ln->ck_blocked = 1;
 		gk_log(GK_LOG_ERR, "outbox.append_failed", "lane=%s plate=%s "
 		    "event_id=%s error=%s", ln->id, p->plate, event_id,
 		    strerror(errno));
 		free(doc);
 		return;
 	}
+	checkpoint(v, ln);
 	if (gk_bus_topic(topic, sizeof(topic), "ecogate/v1/%s/lane/%s/decision",
 	    v->cfg.site, ln->id) == 0) {
 		memset(&m, 0, sizeof(m));
@@ -1004,9 +1202,9 @@ decide_passage(struct verifier *v, struct lane *ln, const struct fuse_passage *p
 			gk_log(GK_LOG_ERR, "decision.publish_failed", "lane=%s "
 			    "error=%s", ln->id, strerror(errno));
 	}
-	if (d.result == DECIDE_ALLOW)
+	if (d.result == DECIDE_ALLOW && !dup)
 		publish_barrier(v, ln->id, event_id, now);
-	if (v->inflight > 0 || !v->replay_needed)
+	if (!dup && (v->inflight > 0 || !v->replay_needed))
 		produce_record(v, seq, event_id, v->cfg.site, doc, strlen(doc));
 	gk_log(GK_LOG_INFO, "passage.decided", "lane=%s plate=%s result=%s reason=%s "
 	    "policy=%s registry=%s event_id=%s reads=%d",
@@ -1044,13 +1242,50 @@ on_signal(struct gk_loop *l, int signo, void *arg)
 	gk_log(GK_LOG_INFO, "verifier.reloaded", "conf=%s", v->conffile);
 }
 
+/* journal_replay(): a lane's hold as the last checkpoint left it. */
+static int
+replay_hold(void *arg, const char *lane_id, const struct journal_hold *h)
+{
+	struct verifier	*v = arg;
+	struct lane	*ln;
+
+	if (!gk_topic_id_valid(lane_id) || (ln = lane_get(v, lane_id)) == NULL)
+		return 0;
+	gk_strlcpy(ln->f.held_plate, h->plate, sizeof(ln->f.held_plate));
+	gk_strlcpy(ln->f.held_trigger, h->trigger, sizeof(ln->f.held_trigger));
+	ln->f.hold_until_ms = h->until_mono_ms != 0 ? h->until_mono_ms : 1;
+	return 0;
+}
+
+/* journal_replay(): one message, taken as if it had just arrived back then. */
+static int
+replay_msg(void *arg, const struct journal_msg *m)
+{
+	struct verifier	*v = arg;
+	char		 topic[TOPIC_MAX];
+
+	if (!gk_topic_id_valid(m->lane))
+		return 0;
+	v->n.replayed++;
+	if (m->kind == JOURNAL_TRIGGER) {
+		take_trigger(v, m->lane, m->rseq);
+		return 0;
+	}
+	snprintf(topic, sizeof(topic), "ecogate/v1/%s/lane/%s/plate", v->cfg.site,
+	    m->lane);
+	take_read(v, topic, m->lane, m->payload, m->len, m->rseq, m->mono_ms);
+	return 0;
+}
+
 static int
 verifier_init(struct verifier *v)
 {
 	struct gk_bus_opts	 bo;
 	struct gk_stream_opts	 so;
 	struct gk_kv_opts	 ko;
+	struct journal_opts	 jo;
 	char			 err[512], status[TOPIC_MAX];
+	int			 n;
 	char			 client_id[GK_BUS_CLIENT_ID_LEN];
 	const char		*topics[2];
 
@@ -1075,6 +1310,27 @@ verifier_init(struct verifier *v)
 		    "reason=%s", v->cfg.outbox_dir, err);
 		return -1;
 	}
+	n = v->cfg.journal_path[0] != '\0' ?
+	    snprintf(v->journal_file, sizeof(v->journal_file), "%s",
+	    v->cfg.journal_path) :
+	    snprintf(v->journal_file, sizeof(v->journal_file), "%s/reads.journal",
+	    v->cfg.outbox_dir);
+	if (n < 0 || (size_t)n >= sizeof(v->journal_file) ||
+	    (n = snprintf(v->policy_cache, sizeof(v->policy_cache), "%s/policy.json",
+	    v->cfg.outbox_dir)) < 0 || (size_t)n >= sizeof(v->policy_cache)) {
+		gk_log(GK_LOG_ERR, "verifier.init_failed", "what=paths reason=%s",
+		    "too long");
+		return -1;
+	}
+	memset(&jo, 0, sizeof(jo));
+	jo.fsync = v->cfg.journal_fsync;
+	if ((v->journal = journal_open(v->journal_file, &jo, err,
+	    sizeof(err))) == NULL) {
+		gk_log(GK_LOG_ERR, "verifier.init_failed", "what=journal path=%s "
+		    "reason=%s", v->journal_file, err);
+		return -1;
+	}
+	policy_cache_read(v);
 
 	memset(&ko, 0, sizeof(ko));
 	ko.host = v->cfg.redis_host;
@@ -1144,6 +1400,7 @@ verifier_init(struct verifier *v)
 	    v->cfg.mqtt_persist_dir : NULL;
 	bo.max_payload = READ_DOC_MAX * 8;
 	bo.on_message = on_message;
+	bo.on_receive = on_receive;
 	bo.on_state = on_state;
 	bo.on_published = on_published;
 	bo.arg = v;
@@ -1158,6 +1415,17 @@ verifier_init(struct verifier *v)
 	v->retry_timer = gk_loop_timer_add(v->loop, v->cfg.outbox_retry_ms,
 	    v->cfg.outbox_retry_ms, on_retry, v);
 	replay(v);	/* whatever a previous run left pending */
+	/*
+	 * Then the reads a previous run acknowledged but had not decided, before any
+	 * new message is taken (the loop has not run yet, so none has been).
+	 */
+	if (journal_replay(v->journal, replay_hold, replay_msg, v) != 0)
+		return -1;
+	if (v->n.replayed > 0)
+		gk_log(GK_LOG_INFO, "journal.replayed", "messages=%llu passages=%llu "
+		    "duplicates=%llu", (unsigned long long)v->n.replayed,
+		    (unsigned long long)v->n.passages,
+		    (unsigned long long)v->n.duplicates);
 	v->redis_dirty = 1;	/* Redis may have restarted empty: resync soon */
 	gk_log(GK_LOG_INFO, "verifier.start", "site=%s instance=%s version=%s "
 	    "plates=%s", v->cfg.site, v->cfg.instance, VERIFIER_VERSION,
@@ -1189,15 +1457,19 @@ verifier_shutdown(struct verifier *v)
 	if (v->outbox != NULL) {
 		outbox_stats(v->outbox, &st);
 		gk_log(GK_LOG_INFO, "verifier.counters", "reads=%llu rejected=%llu "
-		    "passages=%llu delivered=%llu pending=%llu policy_rejected=%llu",
+		    "passages=%llu delivered=%llu pending=%llu policy_rejected=%llu "
+		    "duplicates=%llu replayed=%llu",
 		    (unsigned long long)v->n.reads,
 		    (unsigned long long)v->n.reads_bad,
 		    (unsigned long long)v->n.passages,
 		    (unsigned long long)v->n.delivered,
 		    (unsigned long long)st.pending,
-		    (unsigned long long)v->n.policy_bad);
+		    (unsigned long long)v->n.policy_bad,
+		    (unsigned long long)v->n.duplicates,
+		    (unsigned long long)v->n.replayed);
 	}
 	outbox_close(v->outbox);
+	journal_close(v->journal);
 	if (v->loop != NULL) {
 		if (v->retry_timer != 0)
 			gk_loop_timer_cancel(v->loop, v->retry_timer);
