@@ -541,10 +541,83 @@ test_full(void)
 	T_CHECK(access("outbox-never", F_OK) == -1);
 }
 
+/* Appends id n again; returns 1 when refused as held (with its seq in *seq). */
+static int
+held_n(struct outbox *ob, int n, uint64_t *seq)
+{
+	char	 id[OUTBOX_ID_LEN + 1], p[96];
+
+	make_id(id, n);
+	make_payload(p, n);
+	*seq = 0;
+	if (outbox_append(ob, id, "s01", p, sizeof(p), seq) == 0)
+		return 0;
+	return errno == EEXIST;
+}
+
+/*
+ * An event_id already in the outbox is refused (EEXIST, the held seq), pending or
+ * done, across a reopen, until its segment is deleted; many ids, so the hash table
+ * grows and deleting from it never loses one still held.
+ */
+static void
+test_dedupe(void)
+{
+	struct outbox_opts o = { .segment_bytes = 10 * REC, .max_bytes = 1 << 20 };
+	struct outbox_stats st;
+	struct outbox	*ob;
+	char		 dir[64];
+	uint64_t	 seq;
+	int		 i, lost = 0, gone = 0;
+
+	mkdir_tmp(dir, sizeof(dir), "dedupe");
+	T_REQUIRE((ob = open_dir(dir, &o)) != NULL);
+	append_n(ob, 1);
+	append_n(ob, 2);
+	T_CHECK(held_n(ob, 2, &seq) == 1 && seq == 2);
+	T_CHECK(outbox_mark_done(ob, 2) == 0);
+	T_CHECK(held_n(ob, 2, &seq) == 1 && seq == 2);	/* done, still on disk */
+	T_CHECK(outbox_sync(ob) == 0);
+	outbox_close(ob);
+
+	T_REQUIRE((ob = open_dir(dir, &o)) != NULL);
+	T_CHECK(held_n(ob, 1, &seq) == 1 && seq == 1);	/* recovered index */
+	T_CHECK(held_n(ob, 2, &seq) == 1 && seq == 2);
+	outbox_stats(ob, &st);
+	T_CHECK(st.duplicates == 2 && st.appended == 0);
+	/* Two thousand more, every one refused a second time. */
+	for (i = 3; i <= 2000; i++) {
+		char id[OUTBOX_ID_LEN + 1], p[96];
+
+		make_id(id, i);
+		make_payload(p, i);
+		T_REQUIRE(outbox_append(ob, id, "s01", p, sizeof(p), &seq) == 0);
+	}
+	for (i = 1; i <= 2000; i++)
+		lost += !held_n(ob, i, &seq);
+	T_CHECKF(lost == 0, "%d ids not held", lost);
+	/* The first half done: their segments go, the rest stays held. */
+	for (i = 1; i <= 1000; i++)
+		outbox_mark_done(ob, (uint64_t)i);
+	outbox_stats(ob, &st);
+	T_CHECK(st.segments_deleted > 50);
+	for (i = 1001; i <= 2000; i++)
+		lost += !held_n(ob, i, &seq);
+	T_CHECKF(lost == 0, "%d pending ids no longer held after deletions", lost);
+	/* An id whose segment was deleted is forgotten: the journal is what keeps
+	 * a replay from reaching that far back. */
+	for (i = 1; i <= 900; i++)
+		gone += !held_n(ob, i, &seq);
+	T_CHECKF(gone > 800, "%d ids of deleted segments appended again", gone);
+	outbox_close(ob);
+	rm_dir(dir);
+}
+
 int
 main(void)
 {
 	gk_log_init("test_outbox");
+	test_dedupe();
 	test_basics();
 	test_torn_tail();
 	test_corrupt();
