@@ -10,6 +10,9 @@
  * dedupe by event_id, so at-least-once here plus idempotent consumers is exactly once
  * in the ledger. A record acknowledged by outbox_sync() is never lost, and a record
  * whose done mark was followed by a returned outbox_sync() is never replayed.
+ * outbox_append() refuses an event_id the outbox still holds (EEXIST): the verifier
+ * derives a passage's event_id from its reads, so a passage formed again from
+ * journaled reads after a crash is appended, and sent, once.
  *
  *	struct outbox *ob = outbox_open("/var/lib/ecogate/outbox", NULL, err, sizeof(err));
  *	outbox_append(ob, event_id, site, json, len, &seq);   ... more appends ...

@@ -13,6 +13,17 @@
  * Kafka ecogate.passage.v1 (key = site). The outbox record is marked done on Kafka's
  * delivery report; pending records are produced again at start and after failures.
  *
+ * Crash safety (DESIGN §5: killed at any instant, no passage lost or doubled):
+ * Paho acknowledges a read when its callback returns, so the bus's on_receive hook
+ * journals each read (journal.c) on Paho's thread first; windows are fused by the
+ * reads' receipt times; once a passage is in the outbox the lane's journal is
+ * checkpointed; at start the reads after each lane's checkpoint are replayed through
+ * the same fusion before any new message is taken. The passage event_id is derived
+ * from the opening read (passage_id.c), and the outbox refuses an id it holds, so a
+ * passage formed again by a replay is sent once; a read the broker redelivers is
+ * dropped by the journal's memory of read ids. The policy in force is cached in
+ * {outbox.dir}/policy.json so replayed reads are decided under it.
+ *
  * Any message on lane/{lane}/trigger (the loop detector) ends the lane's hold, so a
  * vehicle that comes back is a new passage.
  *
