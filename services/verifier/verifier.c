@@ -1419,16 +1419,17 @@ verifier_init(struct verifier *v)
 		return -1;
 	if (gk_bus_subscribe(v->bus, v->policy_topic, 1) == -1 ||
 	    gk_bus_subscribe(v->bus, v->plate_filter, 1) == -1 ||
-	    gk_bus_subscribe(v->bus, v->trigger_filter, 1) == -1 ||
-	    gk_bus_start(v->bus) == -1)
+	    gk_bus_subscribe(v->bus, v->trigger_filter, 1) == -1)
 		return -1;
 
 	v->retry_timer = gk_loop_timer_add(v->loop, v->cfg.outbox_retry_ms,
 	    v->cfg.outbox_retry_ms, on_retry, v);
 	replay(v);	/* whatever a previous run left pending */
 	/*
-	 * Then the reads a previous run acknowledged but had not decided, before any
-	 * new message is taken (the loop has not run yet, so none has been).
+	 * Then the reads a previous run acknowledged but had not decided, before the
+	 * bus starts: no new message may be journaled (Paho's thread) while the replay
+	 * walks the journal, nor be taken before the reads that came ahead of it.
+	 * Decisions published meanwhile wait in Paho's buffer for the connection.
 	 */
 	if (journal_replay(v->journal, replay_hold, replay_msg, v) != 0)
 		return -1;
@@ -1437,6 +1438,8 @@ verifier_init(struct verifier *v)
 		    "duplicates=%llu", (unsigned long long)v->n.replayed,
 		    (unsigned long long)v->n.passages,
 		    (unsigned long long)v->n.duplicates);
+	if (gk_bus_start(v->bus) == -1)
+		return -1;
 	v->redis_dirty = 1;	/* Redis may have restarted empty: resync soon */
 	gk_log(GK_LOG_INFO, "verifier.start", "site=%s instance=%s version=%s "
 	    "plates=%s", v->cfg.site, v->cfg.instance, VERIFIER_VERSION,

@@ -4,7 +4,7 @@ fixture (issue 3, "Faults"). Two scenarios, chosen by the first argument:
 
 kill   2,000 passages' plate reads (three reads each, eight lanes, QoS 1) are
        published while the verifier is killed with SIGKILL at random moments (a
-       random 0.4 to 2.5 s after each start, until the publishing is over) and
+       random 0.3 to 2.0 s after each start, until the publishing is over) and
        started again at once. Afterwards every passage must be on Kafka
        ecogate.passage.v1 exactly once by event_id.
 
@@ -202,8 +202,6 @@ def venv_for(site, tmp):
                  "ECOGATE_SNAPSHOT_PATH": os.path.join(tmp, "registry.jsonl"),
                  "ECOGATE_REGISTRY_CONSUME": "no",
                  "ECOGATE_OUTBOX_RETRY": "1s", "ECOGATE_LOG_LEVEL": "info"})
-    # Leak checking at every SIGKILL is meaningless; at the final SIGTERM it is not.
-    venv.setdefault("ASAN_OPTIONS", "detect_leaks=1")
     return venv
 
 
@@ -265,7 +263,7 @@ def scenario_kill(rnd, site, base, tmp, logpath):
     def killer():
         nonlocal v
         while not done.is_set():
-            time.sleep(rnd.uniform(0.4, 2.5))
+            time.sleep(rnd.uniform(0.3, 2.0))
             if done.is_set():
                 break
             v.send_signal(signal.SIGKILL)
@@ -283,7 +281,7 @@ def scenario_kill(rnd, site, base, tmp, logpath):
     pub_s = time.monotonic() - t0
     log("published %d passages (%d reads) in %.1fs with %d SIGKILLs" % (
         n, 3 * n, pub_s, len(kills)))
-    check(len(kills) >= 20, "at least 20 kills during the run (%d)" % len(kills))
+    check(len(kills) >= 25, "at least 25 kills during the run (%d)" % len(kills))
     judge(site, passages, 120)
     dup = log_events(logpath, "passage.duplicate")
     rdup = log_events(logpath, "read.duplicate")

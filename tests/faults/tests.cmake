@@ -2,7 +2,7 @@
 # against the real servers of the "servers" fixture, with independent clients
 # (mosquitto_pub/sub, kcat) on the other side:
 #   integration.faults.kill        2,000 passages while the verifier is SIGKILLed at
-#                                  random (about 30-40 kills); every passage on Kafka
+#                                  random (about 35-45 kills); every passage on Kafka
 #                                  exactly once by event_id. About a minute.
 #   integration.faults.kafka_down  Kafka stopped: decisions keep arriving on MQTT within
 #                                  their deadline; the verifier restarts with Kafka
