@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Builds the benchmarks with the optimised "bench" preset and runs every one of them,
-# printing their figures. Benchmarks measure; they never pass or fail on speed.
+# Builds the benchmarks with the optimised "bench" preset and runs them, printing their
+# figures next to the targets of issue 3. Benchmarks measure; they never pass or fail
+# on speed (the exit status says only whether they could run).
 #
 #   bash ops/bench.sh            # all benchmarks
 #   bash ops/bench.sh decide     # those whose name contains "decide"
+#
+# bench_decide and bench_outbox need nothing running. The gate path figures
+# (bench_verifier_rate, bench_verifier_latency, bench_verifier_barrier) run the built
+# verifier and barrier-actuator (build/bench, Release) against real servers this
+# script starts itself, in build/bench/servers on their own ports (mosquitto 24883,
+# Redis 24379, Kafka 24092/24093; the Modbus barrier simulator on 24502), and stops
+# again on exit, whatever happens. Daemon logs stay in build/bench/run/ for a look
+# afterwards. The figures depend on the machine and on what else runs on it: the
+# load average is printed with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,12 +22,23 @@ cmake --preset bench >/dev/null
 cmake --build --preset bench >/dev/null
 dir=build/bench/tests
 found=0
+
+matches()
+{
+	case "$1" in *"$filter"*) return 0 ;; esac
+	return 1
+}
+
+echo "bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for b in "$dir"/bench_*; do
 	[ -x "$b" ] || continue
-	case "$(basename "$b")" in *"$filter"*) ;; *) continue ;; esac
+	name=$(basename "$b")
+	# bench_verifier needs the servers and daemons: below.
+	[ "$name" != bench_verifier ] || continue
+	matches "$name" || continue
 	found=1
-	echo "== $(basename "$b")"
-	case "$(basename "$b")" in
+	echo "== $name"
+	case "$name" in
 	# The outbox benchmark fsyncs: give it a folder on the build's file system.
 	bench_outbox) tmp=$(mktemp -d build/bench/outbox.XXXXXX)
 		"$b" "$tmp"
@@ -25,4 +46,131 @@ for b in "$dir"/bench_*; do
 	*) "$b" ;;
 	esac
 done
-[ "$found" = 1 ] || { echo "bench: no benchmark matches '$filter'" >&2; exit 1; }
+
+# ---------------------------------------------------------------- the gate path
+
+parts=
+for p in rate latency barrier; do
+	if matches "bench_verifier_$p"; then
+		parts="$parts $p"
+	fi
+done
+if [ -z "$parts" ]; then
+	[ "$found" = 1 ] || { echo "bench: no benchmark matches '$filter'" >&2; exit 1; }
+	exit 0
+fi
+
+root=$PWD
+export ECOGATE_STATE_DIR=$root/build/bench/servers
+export ECOGATE_MQTT_PORT=24883 ECOGATE_REDIS_PORT=24379 ECOGATE_PG_PORT=24432
+export ECOGATE_KAFKA_PORT=24092 ECOGATE_KAFKA_CONTROLLER_PORT=24093
+SIM_PORT=24502
+SITE=bench
+URL=tcp://127.0.0.1:$ECOGATE_MQTT_PORT
+# Plates 沪B00000..沪B39999 are in the registry; each figure uses its own range, so a
+# hold left by one run never suppresses a vehicle of the next.
+PLATES=40000
+POLICY=$root/schemas/examples/policy.v1/valid-minimal-red.json
+run=$root/build/bench/run
+rm -rf "$run"
+mkdir -p "$run"
+pids=()
+
+cleanup()
+{
+	local pid
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	ops/servers.sh stop kafka >/dev/null 2>&1 || true
+	ops/servers.sh stop redis >/dev/null 2>&1 || true
+	ops/servers.sh stop mosquitto >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== servers (build/bench/servers; Kafka takes a minute to start)"
+ops/servers.sh start mosquitto
+ops/servers.sh start redis
+ops/servers.sh start kafka
+ops/servers.sh kafka-topic ecogate.passage.v1 3 >/dev/null
+
+# The registry: every bench plate a yellow heavy diesel truck of stage 6, which a red
+# alert still lets in. Written as the Redis protocol so one --pipe loads them all.
+LC_ALL=C awk -v n="$PLATES" 'BEGIN {
+	for (i = 0; i < n; i++) {
+		p = sprintf("沪B%05d", i)
+		k = "ecogate:registry:" p "|yellow"
+		v = "{\"schema\":\"ecogate.vehicle.v1\",\"plate\":\"" p "\"," \
+		    "\"colour\":\"yellow\",\"registered\":true,\"version\":1," \
+		    "\"category\":\"external\",\"vehicle_type\":\"H11\",\"fuel\":\"B\"," \
+		    "\"emission_stage\":\"6\",\"emission_source\":\"manifest\"}"
+		printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k,
+		    length(v), v
+	}
+}' | redis-cli -p "$ECOGATE_REDIS_PORT" --pipe >/dev/null
+
+# The daemons, configured through the environment only (their defaults otherwise).
+ECOGATE_SITE=$SITE ECOGATE_INSTANCE=bench ECOGATE_MQTT_URL=$URL \
+    ECOGATE_KAFKA_BROKERS=127.0.0.1:$ECOGATE_KAFKA_PORT ECOGATE_REGISTRY_CONSUME=no \
+    ECOGATE_REDIS_HOST=127.0.0.1 ECOGATE_REDIS_PORT=$ECOGATE_REDIS_PORT \
+    ECOGATE_OUTBOX_DIR=$run/outbox ECOGATE_SNAPSHOT_PATH=$run/registry.jsonl \
+    build/bench/services/verifier/verifier >"$run/verifier.log" 2>&1 &
+pids+=($!)
+if [[ $parts == *barrier* ]]; then
+	# A fast barrier (50 ms travel) and short pulses, so vehicles follow quickly;
+	# the simulator stamps each pulse with the monotonic clock.
+	"$dir/modbus_barrier" --port "$SIM_PORT" --travel-ms 50 --stamp \
+	    >"$run/sim.log" 2>&1 &
+	pids+=($!)
+	ECOGATE_SITE=$SITE ECOGATE_LANE=bar-1 ECOGATE_MQTT_URL=$URL \
+	    ECOGATE_MQTT_CLIENT_ID=bench-actuator \
+	    ECOGATE_MODBUS_TARGET=tcp://127.0.0.1:$SIM_PORT ECOGATE_PULSE=20ms \
+	    ECOGATE_POLL_INTERVAL=10ms ECOGATE_AUTO_CLOSE=no ECOGATE_TRAVEL_TIMEOUT=2s \
+	    build/bench/services/barrier-actuator/barrier-actuator \
+	    >"$run/actuator.log" 2>&1 &
+	pids+=($!)
+fi
+
+bv()
+{
+	# error: Paho's shutdown chatter would break up the table.
+	# A run that could not finish has printed why and what it measured; go on.
+	ECOGATE_LOG_LEVEL=error "$dir/bench_verifier" -u "$URL" -s "$SITE" -P "$POLICY" \
+	    "$@" || echo "(incomplete: see above and build/bench/run/*.log)"
+}
+
+echo "== bench_verifier (site $SITE over loopback MQTT; logs in build/bench/run)"
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for p in $parts; do
+	case $p in
+	rate)
+		echo "-- plate reads per second through the verifier daemon"
+		bv -m rate -l 16 -w 2000 -n 20000 -r 2 -E 2 -H 0 -b 0 -p 10000 \
+		    -t "16 lanes, 2 agreeing reads/vehicle"
+		;;
+	latency)
+		echo "-- plate read -> decision (ms)"
+		printf '%-46s %6s %9s %9s %9s   %s\n' figure count p50 p99 max target
+		bv -m latency -c 1 -n 500 -r 1 -E 1 -H 0 -b 0 -p 10000 \
+		    -t "early close on 1 read, 1 lane" -T "p99 <= 5 ms"
+		bv -m latency -c 8 -n 1000 -r 1 -E 1 -H 0 -b 0 -p 10000 \
+		    -t "early close on 1 read, 8 lanes at once" -T "p99 <= 5 ms"
+		bv -m latency -c 1 -n 300 -r 2 -b 20000 -p 10000 \
+		    -t "default fusion, 2 agreeing reads" -T "p99 <= 5 ms"
+		bv -m latency -c 8 -n 40 -r 1 -b 30000 -p 10000 \
+		    -t "default fusion, 1 read (waits the window)" \
+		    -T "(800 ms window by design)"
+		;;
+	barrier)
+		echo "-- decision -> barrier coil 0 written (ms), lane bar-1"
+		printf '%-46s %6s %9s %9s %9s   %s\n' figure count p50 p99 max target
+		bv -m barrier -L bar-1 -S "$run/sim.log" -n 50 -r 1 -E 1 -H 0 \
+		    -b 10000 -p 10000 -t "bar-1" -T "p99 <= 5 ms"
+		;;
+	esac
+done
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"

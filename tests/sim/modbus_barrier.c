@@ -5,12 +5,15 @@
  *
  * Usage:
  *	modbus_barrier [--port N] [--bind ADDR] [--travel-ms MS] [--stuck]
- *	    [--start closed|open]
+ *	    [--start closed|open] [--stamp]
  *
  *	--port N	TCP port (default 15020); --bind ADDR: default 127.0.0.1
  *	--travel-ms MS	time for a full rise or fall (default 1500)
  *	--stuck		the barrier never reaches the top: an open stalls half way
  *	--start S	initial position, closed (default) or open
+ *	--stamp		end each pulse line with " t_us=N", N the CLOCK_MONOTONIC time
+ *			of the write in microseconds (for tests/bench: the same clock in
+ *			every process, so a benchmark can time command -> coil)
  *
  * Modbus map (addresses from 0; any unit id is answered):
  *	coil 0		open: a 0->1 write starts the rise (the actuator pulses it)
@@ -58,6 +61,7 @@
 #define MAX_CLIENTS	16
 
 static volatile sig_atomic_t stop;
+static int stamp;	/* --stamp */
 
 struct motor {
 	int64_t	travel_ms;
@@ -81,6 +85,21 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One line per pulse: "pulse coil=N", stamped with --stamp. */
+static void
+print_pulse(int coil)
+{
+	struct timespec ts;
+
+	if (!stamp) {
+		printf("pulse coil=%d\n", coil);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	printf("pulse coil=%d t_us=%lld\n", coil,
+	    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }
 
 static void
@@ -122,7 +141,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: modbus_barrier [--port N] [--bind ADDR] "
-	    "[--travel-ms MS] [--stuck] [--start closed|open]\n");
+	    "[--travel-ms MS] [--stuck] [--start closed|open] [--stamp]\n");
 	exit(1);
 }
 
@@ -135,6 +154,7 @@ main(int argc, char *argv[])
 		{ "travel-ms", required_argument, NULL, 't' },
 		{ "stuck", no_argument, NULL, 's' },
 		{ "start", required_argument, NULL, 'S' },
+		{ "stamp", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct motor m = { .travel_ms = 1500 };
@@ -165,6 +185,9 @@ main(int argc, char *argv[])
 			break;
 		case 's':
 			m.stuck = 1;
+			break;
+		case 'T':
+			stamp = 1;
 			break;
 		case 'S':
 			if (strcmp(optarg, "open") == 0)
@@ -235,14 +258,14 @@ main(int argc, char *argv[])
 				if (!open_was && map->tab_bits[COIL_OPEN]) {
 					map->tab_input_registers[REG_OPENS]++;
 					m.dir = 1;
-					printf("pulse coil=%d\n", COIL_OPEN);
+					print_pulse(COIL_OPEN);
 				}
 				if (!close_was && map->tab_bits[COIL_CLOSE]) {
 					map->tab_input_registers[REG_CLOSES]++;
 					if (map->tab_bits[COIL_LOOP])
 						map->tab_input_registers[REG_VIOLATIONS]++;
 					m.dir = -1;
-					printf("pulse coil=%d\n", COIL_CLOSE);
+					print_pulse(COIL_CLOSE);
 				}
 				publish(&m, map);
 			} else if (rc == -1) {
