@@ -31,7 +31,8 @@
  * "plate|colour", value vehicle.v1, tombstone = removal): each is written to Redis and
  * appended to the snapshot file, then its offset is stored and committed.
  *
- * The snapshot file is JSON lines, one change per line, the last line for a key wins:
+ * The snapshot (snapshot.c) is JSON lines, one change per line, the last line for a
+ * key wins, kept in memory and compacted now and then:
  *	{"key":"沪A12345|yellow","vehicle":{...vehicle.v1...}}
  *	{"key":"沪A12345|yellow","vehicle":null}
  * Its age in a decision is the time since the file was last written.
@@ -68,6 +69,7 @@
 #include "passage_id.h"
 #include "policy.h"
 #include "registry.h"
+#include "snapshot.h"
 
 #define VERIFIER_VERSION	"0.1.0"
 #define READ_DOC_MAX		(8 * 1024)	/* a plate read is a few hundred bytes */
@@ -165,6 +167,9 @@ struct counters {
 	uint64_t	delivered;
 	uint64_t	duplicates;	/* passages the outbox already held */
 	uint64_t	replayed;	/* journal messages replayed at start */
+	uint64_t	lane_unknown;	/* passages on lanes the policy does not list */
+	uint64_t	barrier_done;	/* our open commands the actuator carried out */
+	uint64_t	barrier_failed;	/* ... it refused, found expired or failed */
 };
 
 struct verifier {
@@ -177,6 +182,7 @@ struct verifier {
 	struct gk_kv		*kv;
 	struct outbox		*outbox;
 	struct journal		*journal;
+	struct snapshot		*snapshot;
 	char			 journal_file[1024];
 	char			 policy_cache[1024];
 	struct policy		 policy;
@@ -188,6 +194,7 @@ struct verifier {
 	uint64_t		 retry_timer;
 	char			 plate_filter[TOPIC_MAX];
 	char			 trigger_filter[TOPIC_MAX];
+	char			 resp_filter[TOPIC_MAX];
 	char			 policy_topic[TOPIC_MAX];
 	struct counters		 n;
 };
@@ -208,77 +215,6 @@ registry_key(char *buf, size_t len, const char *plate, enum gk_plate_colour c)
 }
 
 /*
- * Looks key ("plate|colour") up in the snapshot file: the last line for it wins.
- * Returns 1 with *v filled, 0 when absent (or removed), -1 when the file cannot be
- * read. *age_ms is the time since the file was written.
- */
-static int
-snapshot_lookup(struct verifier *v, const char *key, struct vehicle *out,
-    int64_t *age_ms)
-{
-	FILE		*fp;
-	char		*line = NULL, err[256];
-	size_t		 cap = 0;
-	ssize_t		 n;
-	int		 found = 0, lineno = 0;
-	struct stat	 st;
-
-	if ((fp = fopen(v->cfg.snapshot_path, "r")) == NULL) {
-		if (errno == ENOENT) {
-			*age_ms = 0;
-			return 0;
-		}
-		gk_log(GK_LOG_ERR, "snapshot.open_failed", "path=%s error=%s",
-		    v->cfg.snapshot_path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fileno(fp), &st) == 0)
-		*age_ms = gk_wall_ms() - ((int64_t)st.st_mtim.tv_sec * 1000 +
-		    st.st_mtim.tv_nsec / 1000000);
-	else
-		*age_ms = 0;
-	if (*age_ms < 0)
-		*age_ms = 0;
-	while ((n = getline(&line, &cap, fp)) != -1) {
-		json_t		*j, *veh;
-		const char	*k;
-		char		*doc;
-
-		lineno++;
-		if (n <= 1)
-			continue;
-		if ((j = gk_json_parse(line, (size_t)n, REGISTRY_DOC_MAX + 1024, err,
-		    sizeof(err))) == NULL) {
-			gk_log(GK_LOG_WARN, "snapshot.bad_line", "path=%s line=%d "
-			    "reason=%s", v->cfg.snapshot_path, lineno, err);
-			continue;
-		}
-		if (gk_json_get_str(j, "key", &k) != GK_JSON_OK ||
-		    strcmp(k, key) != 0) {
-			json_decref(j);
-			continue;
-		}
-		veh = json_object_get(j, "vehicle");
-		if (veh == NULL || json_is_null(veh)) {
-			found = 0;
-		} else if ((doc = gk_json_dump_compact(veh)) != NULL) {
-			if (registry_parse(doc, strlen(doc), out, err,
-			    sizeof(err)) == 0)
-				found = 1;
-			else
-				gk_log(GK_LOG_WARN, "snapshot.bad_line", "path=%s "
-				    "line=%d reason=%s", v->cfg.snapshot_path, lineno,
-				    err);
-			free(doc);
-		}
-		json_decref(j);
-	}
-	free(line);
-	fclose(fp);
-	return found;
-}
-
-/*
  * Finds the vehicle of passage p: Redis first, the snapshot when Redis fails.
  * Returns 1 (found, *out filled), 0 (not registered) with *src and *age_ms saying
  * who answered.
@@ -287,8 +223,9 @@ static int
 registry_lookup(struct verifier *v, const struct fuse_passage *p,
     struct vehicle *out, enum registry_source *src, int64_t *age_ms)
 {
-	char	 key[KEY_MAX + 32], err[256];
-	char	*val = NULL;
+	char		 key[KEY_MAX + 32], err[256];
+	char		*val = NULL;
+	const char	*doc;
 	size_t	 len = 0;
 	int	 rc;
 
@@ -313,89 +250,70 @@ registry_lookup(struct verifier *v, const struct fuse_passage *p,
 	}
 	gk_log(GK_LOG_WARN, "registry.redis_failed", "key=%s error=%s", key,
 	    gk_kv_errstr(v->kv));
-	rc = snapshot_lookup(v, key + strlen("ecogate:registry:"), out, age_ms);
-	if (rc == -1)
-		return 0;
 	*src = REGISTRY_FROM_SNAPSHOT;
-	return rc;
+	*age_ms = snapshot_age_ms(v->snapshot, gk_wall_ms());
+	if ((doc = snapshot_get(v->snapshot, key + strlen("ecogate:registry:"))) ==
+	    NULL)
+		return 0;
+	if (registry_parse(doc, strlen(doc), out, err, sizeof(err)) == -1) {
+		v->n.registry_bad++;
+		gk_log(GK_LOG_WARN, "registry.bad_record", "key=%s source=snapshot "
+		    "reason=%s", key, err);
+		return 0;
+	}
+	return 1;
 }
 
-/* Appends one change to the snapshot file (fsync'd). Returns 0 or -1. */
-static int
-snapshot_append(struct verifier *v, const char *key, json_t *veh)
+/* Records one change in the snapshot (fsync'd); a failure is logged. */
+static void
+snapshot_record(struct verifier *v, const char *key, const void *doc, size_t len)
 {
-	json_t	*j;
-	char	*line;
-	FILE	*fp;
-	int	 rc = -1;
+	char *d = NULL;
 
-	j = json_object();
-	json_object_set_new(j, "key", json_string(key));
-	json_object_set(j, "vehicle", veh != NULL ? veh : json_null());
-	line = gk_json_dump_compact(j);
-	json_decref(j);
-	if (line == NULL)
-		return -1;
-	if ((fp = fopen(v->cfg.snapshot_path, "a")) != NULL) {
-		if (fprintf(fp, "%s\n", line) > 0 && fflush(fp) == 0 &&
-		    fsync(fileno(fp)) == 0)
-			rc = 0;
-		if (fclose(fp) != 0)
-			rc = -1;
+	if (doc != NULL && (d = strndup(doc, len)) == NULL) {
+		errno = ENOMEM;
+	} else if (snapshot_put(v->snapshot, key, d) == 0) {
+		free(d);
+		return;
 	}
-	if (rc == -1)
-		gk_log(GK_LOG_ERR, "snapshot.write_failed", "path=%s error=%s",
-		    v->cfg.snapshot_path, strerror(errno));
-	free(line);
-	return rc;
+	free(d);
+	gk_log(GK_LOG_ERR, "snapshot.write_failed", "path=%s key=%s error=%s",
+	    v->cfg.snapshot_path, key, strerror(errno));
+}
+
+/* One key of the snapshot into Redis (snapshot_foreach()); 0 or -1. */
+static int
+resync_one(void *arg, const char *key, const char *doc)
+{
+	struct verifier	*v = arg;
+	char		 rkey[KEY_MAX + 32];
+
+	if (snprintf(rkey, sizeof(rkey), "ecogate:registry:%s", key) >=
+	    (int)sizeof(rkey))
+		return 0;
+	if (doc == NULL)
+		return gk_kv_del(v->kv, rkey) == -1 ? -1 : 0;
+	return gk_kv_set(v->kv, rkey, doc, strlen(doc), 0) == -1 ? -1 : 0;
 }
 
 /*
- * Writes every change of the snapshot file, in order, to Redis: after Redis missed
+ * Writes every key of the snapshot, removals included, to Redis: after Redis missed
  * changes (it was down while the registry topic moved on, or restarted empty) it
  * holds what the snapshot holds again. Returns 0, or -1 (Redis still dirty).
  */
 static int
 redis_resync(struct verifier *v)
 {
-	FILE	*fp;
-	char	*line = NULL, err[256], rkey[KEY_MAX + 32];
-	size_t	 cap = 0;
-	ssize_t	 n;
-	int	 rc = 0, changes = 0;
+	struct snapshot_stats st;
 
-	if ((fp = fopen(v->cfg.snapshot_path, "r")) == NULL)
-		return errno == ENOENT ? 0 : -1;
-	while (rc == 0 && (n = getline(&line, &cap, fp)) != -1) {
-		json_t		*j, *veh;
-		const char	*k;
-		char		*doc;
-
-		if ((j = gk_json_parse(line, (size_t)n, REGISTRY_DOC_MAX + 1024, err,
-		    sizeof(err))) == NULL)
-			continue;
-		if (gk_json_get_str(j, "key", &k) == GK_JSON_OK &&
-		    snprintf(rkey, sizeof(rkey), "ecogate:registry:%s", k) <
-		    (int)sizeof(rkey)) {
-			veh = json_object_get(j, "vehicle");
-			if (veh == NULL || json_is_null(veh)) {
-				rc = gk_kv_del(v->kv, rkey) == -1 ? -1 : 0;
-			} else if ((doc = gk_json_dump_compact(veh)) != NULL) {
-				rc = gk_kv_set(v->kv, rkey, doc, strlen(doc), 0);
-				free(doc);
-			}
-			changes++;
-		}
-		json_decref(j);
-	}
-	free(line);
-	fclose(fp);
-	if (rc == -1) {
+	if (snapshot_foreach(v->snapshot, resync_one, v) != 0) {
 		gk_log(GK_LOG_WARN, "registry.resync_failed", "error=%s",
 		    gk_kv_errstr(v->kv));
 		return -1;
 	}
-	gk_log(GK_LOG_INFO, "registry.resynced", "changes=%d", changes);
+	snapshot_stats(v->snapshot, &st);
+	gk_log(GK_LOG_INFO, "registry.resynced", "keys=%zu removed=%zu", st.keys,
+	    st.tombstones);
 	return 0;
 }
 
@@ -433,7 +351,7 @@ on_registry(void *arg, const struct gk_stream_message *m)
 			gk_log(GK_LOG_WARN, "registry.redis_failed", "key=%s error=%s",
 			    rkey, gk_kv_errstr(v->kv));
 		}
-		snapshot_append(v, key, NULL);
+		snapshot_record(v, key, NULL, 0);
 		gk_log(GK_LOG_INFO, "registry.removed", "key=%s", key);
 		goto done;
 	}
@@ -460,7 +378,7 @@ on_registry(void *arg, const struct gk_stream_message *m)
 		gk_log(GK_LOG_WARN, "registry.redis_failed", "key=%s error=%s", rkey,
 		    gk_kv_errstr(v->kv));
 	}
-	snapshot_append(v, key, j);
+	snapshot_record(v, key, m->value, m->vallen);
 	json_decref(j);
 	gk_log(GK_LOG_INFO, "registry.applied", "key=%s version=%lld", key,
 	    (long long)veh.version);
@@ -885,6 +803,44 @@ topic_lane(const struct verifier *v, const char *topic, char *lane, size_t len)
 	return gk_topic_id_valid(lane) ? 0 : -1;
 }
 
+/*
+ * The barrier-actuator's answer (barrier-response.v1) to one of our open commands.
+ * A vehicle we allowed whose barrier did not open (the command expired on the way,
+ * the barrier faulted) is the operator's to handle: said loudly and counted. The
+ * actuator raises the device alarm itself.
+ */
+static void
+on_barrier_answer(struct verifier *v, const struct gk_bus_msg *m)
+{
+	char		 err[160], lane[POLICY_LANE_ID_MAX];
+	const char	*result = NULL, *cmd_id = NULL, *code = NULL;
+	json_t		*j;
+
+	if (topic_lane(v, m->topic, lane, sizeof(lane)) == -1)
+		gk_strlcpy(lane, "?", sizeof(lane));
+	if ((j = gk_json_parse(m->payload, m->len, READ_DOC_MAX, err,
+	    sizeof(err))) == NULL || !json_is_object(j) ||
+	    gk_json_get_str(j, "result", &result) != GK_JSON_OK ||
+	    gk_json_get_str(j, "cmd_id", &cmd_id) != GK_JSON_OK) {
+		gk_log(GK_LOG_WARN, "barrier.answer_bad", "topic=%s reason=%s",
+		    m->topic, j == NULL ? err : "no result or cmd_id");
+		json_decref(j);
+		return;
+	}
+	(void)gk_json_get_str(j, "code", &code);
+	if (strcmp(result, "done") == 0) {
+		v->n.barrier_done++;
+		gk_log(GK_LOG_INFO, "barrier.answer", "lane=%s cmd_id=%s result=%s",
+		    lane, cmd_id, result);
+	} else {
+		v->n.barrier_failed++;
+		gk_log(GK_LOG_WARN, "barrier.not_opened", "lane=%s cmd_id=%s "
+		    "result=%s code=%s failed_total=%llu", lane, cmd_id, result,
+		    code != NULL ? code : "", (unsigned long long)v->n.barrier_failed);
+	}
+	json_decref(j);
+}
+
 static void
 on_message(void *arg, const struct gk_bus_msg *m)
 {
@@ -902,6 +858,8 @@ on_message(void *arg, const struct gk_bus_msg *m)
 		if (topic_lane(v, m->topic, lane, sizeof(lane)) == -1)
 			return;
 		take_trigger(v, lane, m->tag);
+	} else if (gk_bus_topic_match(v->resp_filter, m->topic)) {
+		on_barrier_answer(v, m);
 	} else
 		gk_log(GK_LOG_WARN, "bus.unexpected", "topic=%s", m->topic);
 }
@@ -1072,8 +1030,8 @@ publish_barrier(struct verifier *v, const char *lane, const char *event_id,
 	if (gk_id_new(cmd_id) == -1 || gk_ts_format(now, ts, sizeof(ts)) == -1 ||
 	    gk_bus_topic(topic, sizeof(topic), "ecogate/v1/%s/lane/%s/barrier/cmd",
 	    v->cfg.site, lane) == -1 ||
-	    gk_bus_topic(resp, sizeof(resp), "ecogate/v1/%s/lane/%s/barrier/resp",
-	    v->cfg.site, lane) == -1) {
+	    gk_bus_topic(resp, sizeof(resp), "ecogate/v1/%s/lane/%s/barrier/resp/"
+	    "verifier-%s", v->cfg.site, lane, v->cfg.instance) == -1) {
 		gk_log(GK_LOG_ERR, "barrier.cmd_failed", "lane=%s", lane);
 		return;
 	}
@@ -1217,6 +1175,14 @@ decide_passage(struct verifier *v, struct lane *ln, const struct fuse_passage *p
 		publish_barrier(v, ln->id, event_id, now);
 	if (!dup && (v->inflight > 0 || !v->replay_needed))
 		produce_record(v, seq, event_id, v->cfg.site, doc, strlen(doc));
+	if (decide_has_reason(&d, "lane.unknown")) {
+		/* Decided as an entry lane (decide.h); a camera or a policy is wrong. */
+		v->n.lane_unknown++;
+		gk_log(GK_LOG_WARN, "lane.unknown", "lane=%s plate=%s event_id=%s "
+		    "total=%llu hint=%s", ln->id, d.plate, event_id,
+		    (unsigned long long)v->n.lane_unknown,
+		    "add the lane to the policy's lanes");
+	}
 	gk_log(GK_LOG_INFO, "passage.decided", "lane=%s plate=%s result=%s reason=%s "
 	    "policy=%s registry=%s event_id=%s reads=%d",
 	    ln->id, d.plate, decide_result_name(d.result), d.reasons[0],
@@ -1342,6 +1308,12 @@ verifier_init(struct verifier *v)
 		return -1;
 	}
 	policy_cache_read(v);
+	if ((v->snapshot = snapshot_open(v->cfg.snapshot_path, err,
+	    sizeof(err))) == NULL) {
+		gk_log(GK_LOG_ERR, "verifier.init_failed", "what=snapshot reason=%s",
+		    err);
+		return -1;
+	}
 
 	memset(&ko, 0, sizeof(ko));
 	ko.host = v->cfg.redis_host;
@@ -1391,6 +1363,9 @@ verifier_init(struct verifier *v)
 	    "ecogate/v1/%s/lane/+/plate", v->cfg.site);
 	snprintf(v->trigger_filter, sizeof(v->trigger_filter),
 	    "ecogate/v1/%s/lane/+/trigger", v->cfg.site);
+	snprintf(v->resp_filter, sizeof(v->resp_filter),
+	    "ecogate/v1/%s/lane/+/barrier/resp/verifier-%s", v->cfg.site,
+	    v->cfg.instance);
 	if (gk_bus_topic(v->policy_topic, sizeof(v->policy_topic),
 	    "ecogate/v1/%s/config/policy", v->cfg.site) == -1 ||
 	    gk_bus_topic(status, sizeof(status), "ecogate/v1/%s/status/verifier/%s",
@@ -1410,6 +1385,12 @@ verifier_init(struct verifier *v)
 	bo.persist_dir = v->cfg.mqtt_persist_dir[0] != '\0' ?
 	    v->cfg.mqtt_persist_dir : NULL;
 	bo.max_payload = READ_DOC_MAX * 8;
+	/*
+	 * Paho counts publishes waiting for the broker against this even while
+	 * connected; a burst of passages (a backlog replayed, many lanes at once)
+	 * must not have decisions and barrier commands refused. About 2 KB each.
+	 */
+	bo.max_buffered = 20000;
 	bo.on_message = on_message;
 	bo.on_receive = on_receive;
 	bo.on_state = on_state;
@@ -1419,7 +1400,8 @@ verifier_init(struct verifier *v)
 		return -1;
 	if (gk_bus_subscribe(v->bus, v->policy_topic, 1) == -1 ||
 	    gk_bus_subscribe(v->bus, v->plate_filter, 1) == -1 ||
-	    gk_bus_subscribe(v->bus, v->trigger_filter, 1) == -1)
+	    gk_bus_subscribe(v->bus, v->trigger_filter, 1) == -1 ||
+	    gk_bus_subscribe(v->bus, v->resp_filter, 1) == -1)
 		return -1;
 
 	v->retry_timer = gk_loop_timer_add(v->loop, v->cfg.outbox_retry_ms,
@@ -1472,7 +1454,8 @@ verifier_shutdown(struct verifier *v)
 		outbox_stats(v->outbox, &st);
 		gk_log(GK_LOG_INFO, "verifier.counters", "reads=%llu rejected=%llu "
 		    "passages=%llu delivered=%llu pending=%llu policy_rejected=%llu "
-		    "duplicates=%llu replayed=%llu",
+		    "duplicates=%llu replayed=%llu lane_unknown=%llu "
+		    "barrier_done=%llu barrier_not_opened=%llu",
 		    (unsigned long long)v->n.reads,
 		    (unsigned long long)v->n.reads_bad,
 		    (unsigned long long)v->n.passages,
@@ -1480,10 +1463,14 @@ verifier_shutdown(struct verifier *v)
 		    (unsigned long long)st.pending,
 		    (unsigned long long)v->n.policy_bad,
 		    (unsigned long long)v->n.duplicates,
-		    (unsigned long long)v->n.replayed);
+		    (unsigned long long)v->n.replayed,
+		    (unsigned long long)v->n.lane_unknown,
+		    (unsigned long long)v->n.barrier_done,
+		    (unsigned long long)v->n.barrier_failed);
 	}
 	outbox_close(v->outbox);
 	journal_close(v->journal);
+	snapshot_close(v->snapshot);
 	if (v->loop != NULL) {
 		if (v->retry_timer != 0)
 			gk_loop_timer_cancel(v->loop, v->retry_timer);

@@ -71,6 +71,7 @@ BARRIER_EXPIRY_MS = 5000
 
 failures = []
 T0 = time.monotonic()
+VLOG = None     # the verifier's log, set by main()
 
 
 def check(cond, what):
@@ -603,7 +604,8 @@ def main():
     base = "ecogate/v1/%s/" % site
     fleet = "e2e-" + site
     tmp = tempfile.mkdtemp(prefix="e2e_gate.")
-    vlog = os.path.join(tmp, "verifier.log")
+    global VLOG
+    vlog = VLOG = os.path.join(tmp, "verifier.log")
     procs = []
     bus = None
     cases = stage_cases() + special_cases()
@@ -875,6 +877,12 @@ def run_case(c, site, base, bus, g, vdec, vcmd, vresp):
                   rm[3]["result"] == want and rm[3]["cmd_id"] == cmd["cmd_id"],
                   tag + "barrier answered %s on %s %s (got %s)" %
                   (want, rm[0], errs, rm[4]))
+            # The verifier hears the answer too: an allowed vehicle whose barrier
+            # did not open must be said loudly (barrier.not_opened).
+            ev = "barrier.answer" if want == "done" else "barrier.not_opened"
+            wait_for(lambda: [e for e in log_events(VLOG, ev)
+                              if e.get("cmd_id") == cmd["cmd_id"]], 10,
+                     tag + "verifier logged %s for the answer" % ev)
     if c.barrier == "open":
         r = wait_for(lambda: (lambda x: x if x[REG_OPENS] > regs0[REG_OPENS] and
                               x[REG_POS] == 1000 else None)(g.regs()), 10,
