@@ -247,6 +247,8 @@ mosquitto_start()
 		echo "autosave_interval 5"
 		echo "# Offline persistent sessions keep this many QoS 1 messages."
 		echo "max_queued_messages 100000"
+		echo "# Small gate messages go out at once, not after a delayed ACK."
+		echo "set_tcp_nodelay true"
 		echo "log_dest file $MQ_DIR/mosquitto.log"
 		echo "log_type error"
 		echo "log_type warning"
