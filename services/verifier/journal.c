@@ -85,48 +85,6 @@ struct journal {
 	struct journal_stats st;
 };
 
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void
-crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78U : c >> 1;
-		crc_table[i] = c;
-	}
-}
-
-static uint32_t
-crc32c(const unsigned char *p, size_t n)
-{
-	uint32_t c = 0xffffffffU;
-
-	while (n-- > 0)
-		c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffU;
-}
-
-static void
-put_le(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 int64_t
 journal_mono_from_wall(int64_t wall, int64_t now_wall, int64_t now_mono)
 {
@@ -304,9 +262,9 @@ msg_trim(struct journal *j, const char *lane, uint64_t floor)
 static size_t
 frame(struct journal *j, size_t body)
 {
-	put_le(j->buf, J_MAGIC, 4);
-	put_le(j->buf + 4, body, 4);
-	put_le(j->buf + 8, crc32c(j->buf + J_FRAME, body), 4);
+	gk_put_le(j->buf, J_MAGIC, 4);
+	gk_put_le(j->buf + 4, body, 4);
+	gk_put_le(j->buf + 8, gk_crc32c(j->buf + J_FRAME, body), 4);
 	return J_FRAME + body;
 }
 
@@ -318,9 +276,9 @@ enc_msg(struct journal *j, const struct jmsg *m, const void *payload)
 
 	*p++ = J_MSG;
 	*p++ = (unsigned char)m->kind;
-	put_le(p, m->rseq, 8);
-	put_le(p + 8, (uint64_t)m->mono, 8);
-	put_le(p + 16, (uint64_t)m->wall, 8);
+	gk_put_le(p, m->rseq, 8);
+	gk_put_le(p + 8, (uint64_t)m->mono, 8);
+	gk_put_le(p + 16, (uint64_t)m->wall, 8);
 	p += 24;
 	*p++ = (unsigned char)ll;
 	memcpy(p, m->lane, ll);
@@ -328,7 +286,7 @@ enc_msg(struct journal *j, const struct jmsg *m, const void *payload)
 	memset(p, 0, J_UUID);
 	memcpy(p, m->event_id, strlen(m->event_id));
 	p += J_UUID;
-	put_le(p, m->len, 4);
+	gk_put_le(p, m->len, 4);
 	p += 4;
 	if (m->len > 0)
 		memcpy(p, payload, m->len);
@@ -347,9 +305,9 @@ enc_ck(struct journal *j, const struct jlane *l)
 	*p++ = (unsigned char)ll;
 	memcpy(p, l->name, ll);
 	p += ll;
-	put_le(p, l->floor, 8);
-	put_le(p + 8, (uint64_t)l->hold.until_mono_ms, 8);
-	put_le(p + 16, (uint64_t)l->until_wall, 8);
+	gk_put_le(p, l->floor, 8);
+	gk_put_le(p + 8, (uint64_t)l->hold.until_mono_ms, 8);
+	gk_put_le(p + 16, (uint64_t)l->until_wall, 8);
 	p += 24;
 	*p++ = (unsigned char)pl;
 	memcpy(p, l->hold.plate, pl);
@@ -433,9 +391,9 @@ dec_body(const unsigned char *p, size_t n, struct dec *d)
 		if (end - p < 25)
 			return -1;
 		d->m.kind = *p++;
-		d->m.rseq = get_le(p, 8);
-		d->m.mono = (int64_t)get_le(p + 8, 8);
-		d->m.wall = (int64_t)get_le(p + 16, 8);
+		d->m.rseq = gk_get_le(p, 8);
+		d->m.mono = (int64_t)gk_get_le(p + 8, 8);
+		d->m.wall = (int64_t)gk_get_le(p + 16, 8);
 		p += 24;
 		if (get_str(&p, end, d->m.lane, sizeof(d->m.lane)) == -1 ||
 		    end - p < J_UUID + 4)
@@ -443,7 +401,7 @@ dec_body(const unsigned char *p, size_t n, struct dec *d)
 		memcpy(d->m.event_id, p, J_UUID);
 		d->m.event_id[J_UUID] = '\0';
 		p += J_UUID;
-		d->m.len = get_le(p, 4);
+		d->m.len = gk_get_le(p, 4);
 		p += 4;
 		if ((size_t)(end - p) != d->m.len || d->m.rseq == 0 ||
 		    (d->m.kind != JOURNAL_READ && d->m.kind != JOURNAL_TRIGGER))
@@ -453,9 +411,9 @@ dec_body(const unsigned char *p, size_t n, struct dec *d)
 	case J_CK:
 		if (get_str(&p, end, d->l.name, sizeof(d->l.name)) == -1 || end - p < 24)
 			return -1;
-		d->l.floor = get_le(p, 8);
-		d->l.hold.until_mono_ms = (int64_t)get_le(p + 8, 8);
-		d->l.until_wall = (int64_t)get_le(p + 16, 8);
+		d->l.floor = gk_get_le(p, 8);
+		d->l.hold.until_mono_ms = (int64_t)gk_get_le(p + 8, 8);
+		d->l.until_wall = (int64_t)gk_get_le(p + 16, 8);
 		p += 24;
 		if (get_str(&p, end, d->l.hold.plate, sizeof(d->l.hold.plate)) == -1 ||
 		    get_str(&p, end, d->l.hold.trigger, sizeof(d->l.hold.trigger)) == -1)
@@ -527,10 +485,10 @@ load(struct journal *j, char *err, size_t errlen)
 			goto fail;
 		}
 	while (off < n) {
-		if (n - off < J_FRAME || get_le(p + off, 4) != J_MAGIC ||
-		    (body = get_le(p + off + 4, 4)) > J_BODY_MAX ||
+		if (n - off < J_FRAME || gk_get_le(p + off, 4) != J_MAGIC ||
+		    (body = gk_get_le(p + off + 4, 4)) > J_BODY_MAX ||
 		    n - off - J_FRAME < body ||
-		    get_le(p + off + 8, 4) != crc32c(p + off + J_FRAME, body) ||
+		    gk_get_le(p + off + 8, 4) != gk_crc32c(p + off + J_FRAME, body) ||
 		    dec_body(p + off + J_FRAME, body, &d) == -1)
 			break;
 		if (apply(j, &d) == -1)
@@ -560,7 +518,6 @@ journal_open(const char *path, const struct journal_opts *opts, char *err,
 {
 	struct journal *j;
 
-	pthread_once(&crc_once, crc_init);
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		gk_errf(err, errlen, "journal: out of memory");
 		return NULL;

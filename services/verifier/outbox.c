@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,60 +101,18 @@ struct outbox {
 
 static int	held(struct outbox *, const char *, uint64_t *);
 
-/* The record format, pure: CRC32C (Castagnoli, reflected), encoding, parsing. */
-
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void
-crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78U : c >> 1;
-		crc_table[i] = c;
-	}
-}
-
-static uint32_t
-crc32c(const unsigned char *p, size_t n)
-{
-	uint32_t c = 0xffffffffU;
-
-	while (n-- > 0)
-		c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffU;
-}
-
-static void
-put_le(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
+/* The record format, pure: CRC32C (gk_crc32c()), encoding, parsing. */
 
 /* Fills the header of the record whose body is already at p + REC_HDR. */
 static size_t
 rec_seal(unsigned char *p, int type, uint64_t seq, size_t body)
 {
-	put_le(p, REC_MAGIC, 4);
-	put_le(p + 8, body, 4);
-	put_le(p + 12, (uint64_t)type, 2);
-	put_le(p + 14, 0, 2);
-	put_le(p + 16, seq, 8);
-	put_le(p + 4, crc32c(p + 8, REC_HDR - 8 + body), 4);
+	gk_put_le(p, REC_MAGIC, 4);
+	gk_put_le(p + 8, body, 4);
+	gk_put_le(p + 12, (uint64_t)type, 2);
+	gk_put_le(p + 14, 0, 2);
+	gk_put_le(p + 16, seq, 8);
+	gk_put_le(p + 4, gk_crc32c(p + 8, REC_HDR - 8 + body), 4);
 	return REC_HDR + body;
 }
 
@@ -177,16 +134,16 @@ rec_parse(const unsigned char *p, size_t avail, struct rec *r)
 {
 	size_t	 body, klen;
 
-	if (avail < REC_HDR || get_le(p, 4) != REC_MAGIC)
+	if (avail < REC_HDR || gk_get_le(p, 4) != REC_MAGIC)
 		return 0;
-	body = get_le(p + 8, 4);
+	body = gk_get_le(p + 8, 4);
 	if (body > BODY_MAX || avail - REC_HDR < body)
 		return 0;
-	if (get_le(p + 4, 4) != crc32c(p + 8, REC_HDR - 8 + body))
+	if (gk_get_le(p + 4, 4) != gk_crc32c(p + 8, REC_HDR - 8 + body))
 		return 0;
-	r->type = (int)get_le(p + 12, 2);
-	r->seq = get_le(p + 16, 8);
-	if (get_le(p + 14, 2) != 0 || r->seq == 0)
+	r->type = (int)gk_get_le(p + 12, 2);
+	r->seq = gk_get_le(p + 16, 8);
+	if (gk_get_le(p + 14, 2) != 0 || r->seq == 0)
 		return 0;
 	if (r->type == REC_DONE)
 		return body == 0 ? REC_HDR : 0;
@@ -624,7 +581,6 @@ outbox_open(const char *dir, const struct outbox_opts *opts, char *err, size_t e
 	uint64_t	*bases = NULL, last = 0;
 	ssize_t		 n = 0;
 
-	pthread_once(&crc_once, crc_init);
 	if ((ob = calloc(1, sizeof(*ob))) == NULL) {
 		gk_errf(err, errlen, "outbox: out of memory");
 		return NULL;

@@ -299,9 +299,35 @@ test_schema_ids(void)
 	T_CHECK(!gk_topic_id_valid(NULL));
 }
 
+/* CRC-32C check values from RFC 3720 (iSCSI) appendix B.4 and the usual "123456789". */
+static void
+test_crc32c(void)
+{
+	unsigned char	buf[32], le[8];
+	int		i;
+
+	T_CHECK(gk_crc32c("123456789", 9) == 0xe3069283U);
+	T_CHECK(gk_crc32c("", 0) == 0);
+	memset(buf, 0, sizeof(buf));
+	T_CHECK(gk_crc32c(buf, 32) == 0x8a9136aaU);
+	memset(buf, 0xff, sizeof(buf));
+	T_CHECK(gk_crc32c(buf, 32) == 0x62a8ab43U);
+	for (i = 0; i < 32; i++)
+		buf[i] = (unsigned char)i;
+	T_CHECK(gk_crc32c(buf, 32) == 0x46dd794eU);
+
+	gk_put_le(le, 0x0102030405060708ULL, 8);
+	T_CHECK(le[0] == 0x08 && le[7] == 0x01);
+	T_CHECK(gk_get_le(le, 8) == 0x0102030405060708ULL);
+	gk_put_le(le, 0xdeadbeefU, 4);
+	T_CHECK(le[0] == 0xef && le[3] == 0xde && gk_get_le(le, 4) == 0xdeadbeefU);
+	T_CHECK(gk_get_le(le, 2) == 0xbeef);
+}
+
 int
 main(void)
 {
+	test_crc32c();
 	test_strlcpy();
 	test_clocks();
 	test_ts_format();

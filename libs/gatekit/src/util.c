@@ -31,6 +31,50 @@ gk_strlcpy(char *dst, const char *src, size_t dsize)
 	return n;
 }
 
+static uint32_t crc32c_table[256];
+static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
+
+static void
+crc32c_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78U : c >> 1;
+		crc32c_table[i] = c;
+	}
+}
+
+uint32_t
+gk_crc32c(const void *buf, size_t n)
+{
+	const unsigned char	*p = buf;
+	uint32_t		 c = 0xffffffffU;
+
+	pthread_once(&crc32c_once, crc32c_init);
+	while (n-- > 0)
+		c = crc32c_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+	return c ^ 0xffffffffU;
+}
+
+void
+gk_put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+uint64_t
+gk_get_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
 int64_t
 gk_mono_ms(void)
 {

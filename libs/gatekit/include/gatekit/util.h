@@ -24,6 +24,17 @@
  */
 size_t	gk_strlcpy(char *dst, const char *src, size_t dsize);
 
+/*
+ * CRC-32C (Castagnoli, reflected, as iSCSI and ext4 use it) of p[0..n): the
+ * checksum of our on-disk record formats (the verifier's outbox and read journal),
+ * which tells a record torn by a crash from a whole one.
+ */
+uint32_t gk_crc32c(const void *p, size_t n);
+
+/* v as n (1..8) little-endian bytes at p, and back: our on-disk integers. */
+void	gk_put_le(unsigned char *p, uint64_t v, int n);
+uint64_t gk_get_le(const unsigned char *p, int n);
+
 /* Milliseconds of CLOCK_MONOTONIC: for timeouts and durations, never for records. */
 int64_t	gk_mono_ms(void);
 
