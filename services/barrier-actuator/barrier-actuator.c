@@ -27,6 +27,7 @@
 
 #include "gatekit/bus.h"
 #include "gatekit/cfg.h"
+#include "gatekit/daemon.h"
 #include "gatekit/json.h"
 #include "gatekit/log.h"
 #include "gatekit/loop.h"
@@ -805,27 +806,9 @@ on_bus_state(void *arg, int connected, const char *why)
 		publish_state(a);
 }
 
-static void
-on_stop(struct gk_loop *l, int signo, void *arg)
-{
-	(void)arg;
-	gk_log(GK_LOG_INFO, "svc.signal", "signo=%d", signo);
-	gk_loop_stop(l, 0);
-}
-
-static void
-on_hup(struct gk_loop *l, int signo, void *arg)
-{
-	(void)l;
-	(void)signo;
-	(void)arg;
-	/* Every key changes the wiring or the topics: a restart is the honest reload. */
-	gk_log(GK_LOG_WARN, "cfg.reload_unsupported", "hint=%s", "restart the service");
-}
-
 /* Sets up everything local; remote ends are reached by the loop. Returns 0 or -1. */
 static int
-act_init(struct actuator *a)
+act_setup(struct actuator *a)
 {
 	struct modbus_io_cfg mc;
 	struct barrier_cfg bc;
@@ -947,8 +930,9 @@ act_init(struct actuator *a)
 
 /* Frees everything in reverse order; safe on a half-made actuator. */
 static void
-act_shutdown(struct actuator *a)
+act_shutdown(void *arg)
 {
+	struct actuator *a = arg;
 	char err[160];
 	size_t i;
 
@@ -975,12 +959,7 @@ act_shutdown(struct actuator *a)
 		free(a->replies[i].topic);
 		free(a->replies[i].corr);
 	}
-	if (a->loop != NULL) {
-		while (gk_loop_once(a->loop, 0) > 0)
-			;
-		gk_loop_free(a->loop);
-	}
-	gk_log(GK_LOG_INFO, "svc.stop", "cmds=%llu cmds_bad=%llu cmds_dup=%llu "
+	gk_log(GK_LOG_INFO, "barrier.counters", "cmds=%llu cmds_bad=%llu cmds_dup=%llu "
 	    "cmds_expired=%llu decisions=%llu decisions_bad=%llu pub_fail=%llu "
 	    "io_fail=%llu", (unsigned long long)a->st.cmds,
 	    (unsigned long long)a->st.cmds_bad, (unsigned long long)a->st.cmds_dup,
@@ -988,72 +967,25 @@ act_shutdown(struct actuator *a)
 	    (unsigned long long)a->st.decisions,
 	    (unsigned long long)a->st.decisions_bad,
 	    (unsigned long long)a->st.pub_fail, (unsigned long long)a->st.io_fail);
-	gk_cfg_free(&a->cfg, act_keys);
 }
 
-static void
-usage(void)
+/* gk_daemon init: set up, or EX_CONFIG (the log says what: a bad target, mostly). */
+static int
+act_init(void *arg, struct gk_loop *loop, const char *conffile)
 {
-	fprintf(stderr, "usage: barrier-actuator [-dn] [-f conffile]\n");
-	exit(EX_USAGE);
+	struct actuator *a = arg;
+
+	(void)conffile;
+	a->loop = loop;
+	return act_setup(a) == 0 ? 0 : EX_CONFIG;
 }
 
 int
 main(int argc, char *argv[])
 {
-	static struct actuator a;	/* large (reply and seen tables): not on the stack */
-	const char *conffile = NULL;
-	char err[512];
-	int c, nflag = 0, dflag = 0, code;
+	static struct actuator	a;	/* large (reply and seen tables): not on the stack */
+	static const struct gk_daemon d = { SVC, ECOGATE_VERSION, &a.cfg, act_keys, &a,
+	    act_init, NULL, act_shutdown };
 
-	while ((c = getopt(argc, argv, "df:n")) != -1) {
-		switch (c) {
-		case 'd':
-			dflag = 1;
-			break;
-		case 'f':
-			conffile = optarg;
-			break;
-		case 'n':
-			nflag = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	gk_log_init(SVC);
-	if (dflag)
-		gk_log_set_level(GK_LOG_DEBUG);
-	if (nflag) {
-		if (gk_cfg_check(&a.cfg, act_keys, conffile, stdout, err,
-		    sizeof(err)) == -1) {
-			fprintf(stderr, "barrier-actuator: %s\n", err);
-			return EX_CONFIG;
-		}
-		return puts("configuration OK") == EOF;
-	}
-	if (gk_cfg_load(&a.cfg, act_keys, conffile, err, sizeof(err)) == -1)
-		return EX_CONFIG;
-	gk_log(GK_LOG_INFO, "svc.start", "version=%s", ECOGATE_VERSION);
-	gk_cfg_log(&a.cfg, act_keys);
-	if ((a.loop = gk_loop_new()) == NULL) {
-		gk_cfg_free(&a.cfg, act_keys);
-		return EX_SOFTWARE;
-	}
-	/* Before Paho starts its threads, so they inherit the blocked signals. */
-	gk_loop_signal(a.loop, SIGTERM, on_stop, &a);
-	gk_loop_signal(a.loop, SIGINT, on_stop, &a);
-	gk_loop_signal(a.loop, SIGHUP, on_hup, &a);
-	if (act_init(&a) == -1) {
-		act_shutdown(&a);
-		return EX_CONFIG;
-	}
-	while (!gk_loop_done(a.loop))
-		if (gk_loop_once(a.loop, -1) == -1)
-			gk_loop_stop(a.loop, EX_OSERR);
-	code = gk_loop_exit_code(a.loop);
-	act_shutdown(&a);
-	return code;
+	return gk_daemon_main(&d, argc, argv);
 }

@@ -43,7 +43,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +54,7 @@
 
 #include <gatekit/bus.h>
 #include <gatekit/cfg.h>
+#include <gatekit/daemon.h>
 #include <gatekit/json.h>
 #include <gatekit/kv.h>
 #include <gatekit/log.h>
@@ -1192,31 +1192,30 @@ decide_passage(struct verifier *v, struct lane *ln, const struct fuse_passage *p
 
 /* ------------------------------------------------------------ life cycle */
 
+/*
+ * SIGHUP: the settings read per use (barrier.expiry and shutdown.flush) change live;
+ * identities, servers and paths need a restart, since the subscriptions and open
+ * handles are made from them.
+ */
 static void
-on_signal(struct gk_loop *l, int signo, void *arg)
+verifier_reload(void *arg, const char *conffile)
 {
 	struct verifier		*v = arg;
 	struct verifier_cfg	 nc;
 	char			 err[512];
 
-	if (signo != SIGHUP) {
-		gk_log(GK_LOG_INFO, "verifier.stopping", "signal=%d", signo);
-		gk_loop_stop(l, 0);
-		return;
-	}
-	/*
-	 * Reload: the settings read per use (barrier.expiry and shutdown.flush) change live; identities, servers and paths need a restart,
-	 * since the subscriptions and open handles are made from them.
-	 */
 	memset(&nc, 0, sizeof(nc));
-	if (gk_cfg_load(&nc, verifier_keys, v->conffile, err, sizeof(err)) == -1) {
+	if (gk_cfg_load(&nc, verifier_keys, conffile, err, sizeof(err)) == -1) {
 		gk_log(GK_LOG_ERR, "verifier.reload_failed", "reason=%s", err);
 		return;
 	}
 	v->cfg.barrier_expiry_ms = nc.barrier_expiry_ms;
 	v->cfg.shutdown_flush_ms = nc.shutdown_flush_ms;
 	gk_cfg_free(&nc, verifier_keys);
-	gk_log(GK_LOG_INFO, "verifier.reloaded", "conf=%s", v->conffile);
+	gk_log(GK_LOG_INFO, "verifier.reloaded", "conf=%s barrier_expiry_ms=%lld "
+	    "shutdown_flush_ms=%lld", conffile != NULL ? conffile : "(none)",
+	    (long long)v->cfg.barrier_expiry_ms,
+	    (long long)v->cfg.shutdown_flush_ms);
 }
 
 /* journal_replay(): a lane's hold as the last checkpoint left it. */
@@ -1255,7 +1254,7 @@ replay_msg(void *arg, const struct journal_msg *m)
 }
 
 static int
-verifier_init(struct verifier *v)
+verifier_setup(struct verifier *v)
 {
 	struct gk_bus_opts	 bo;
 	struct gk_stream_opts	 so;
@@ -1273,13 +1272,6 @@ verifier_init(struct verifier *v)
 		    "not [a-z0-9][a-z0-9_-]{0,31}");
 		return -1;
 	}
-	if ((v->loop = gk_loop_new()) == NULL)
-		return -1;
-	if (gk_loop_signal(v->loop, SIGTERM, on_signal, v) == -1 ||
-	    gk_loop_signal(v->loop, SIGINT, on_signal, v) == -1 ||
-	    gk_loop_signal(v->loop, SIGHUP, on_signal, v) == -1)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
 
 	if ((v->outbox = outbox_open(v->cfg.outbox_dir, NULL, err,
 	    sizeof(err))) == NULL) {
@@ -1430,9 +1422,22 @@ verifier_init(struct verifier *v)
 }
 
 /* Reverse order of init; bounded by shutdown.flush plus the adapters' own bounds. */
-static void
-verifier_shutdown(struct verifier *v)
+/* gk_daemon init: everything set up, or EX_SOFTWARE (the log says what failed). */
+static int
+verifier_init(void *arg, struct gk_loop *loop, const char *conffile)
 {
+	struct verifier *v = arg;
+
+	v->loop = loop;
+	v->conffile = conffile;
+	return verifier_setup(v) == 0 ? 0 : EX_SOFTWARE;
+}
+
+static void
+verifier_shutdown(void *arg)
+{
+	struct verifier *v = arg;
+
 	struct outbox_stats st;
 	int i;
 
@@ -1471,72 +1476,16 @@ verifier_shutdown(struct verifier *v)
 	outbox_close(v->outbox);
 	journal_close(v->journal);
 	snapshot_close(v->snapshot);
-	if (v->loop != NULL) {
-		if (v->retry_timer != 0)
-			gk_loop_timer_cancel(v->loop, v->retry_timer);
-		while (gk_loop_once(v->loop, 0) > 0)
-			;
-		gk_loop_free(v->loop);
-	}
-}
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: verifier [-dn] [-f conffile]\n");
-	exit(EX_USAGE);
+	if (v->retry_timer != 0)
+		gk_loop_timer_cancel(v->loop, v->retry_timer);
 }
 
 int
 main(int argc, char *argv[])
 {
-	static struct verifier	 v;	/* all daemon state; large, so not on the stack */
-	char			 err[512];
-	int			 ch, nflag = 0, dflag = 0, code;
+	static struct verifier	v;	/* all daemon state; large, so not on the stack */
+	static const struct gk_daemon d = { "verifier", VERIFIER_VERSION, &v.cfg,
+	    verifier_keys, &v, verifier_init, verifier_reload, verifier_shutdown };
 
-	while ((ch = getopt(argc, argv, "df:n")) != -1) {
-		switch (ch) {
-		case 'd':
-			dflag = 1;
-			break;
-		case 'f':
-			v.conffile = optarg;
-			break;
-		case 'n':
-			nflag = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	gk_log_init("verifier");
-	if (dflag)
-		gk_log_set_level(GK_LOG_DEBUG);
-	if (nflag) {
-		if (gk_cfg_check(&v.cfg, verifier_keys, v.conffile, stdout, err,
-		    sizeof(err)) == -1) {
-			fprintf(stderr, "verifier: %s\n", err);
-			return EX_CONFIG;
-		}
-		return puts("configuration OK") == EOF;
-	}
-	if (gk_cfg_load(&v.cfg, verifier_keys, v.conffile, err, sizeof(err)) == -1) {
-		fprintf(stderr, "verifier: %s\n", err);
-		return EX_CONFIG;
-	}
-	gk_cfg_log(&v.cfg, verifier_keys);
-	if (verifier_init(&v) == -1) {
-		verifier_shutdown(&v);
-		gk_cfg_free(&v.cfg, verifier_keys);
-		return EX_SOFTWARE;
-	}
-	while (!gk_loop_done(v.loop))
-		gk_loop_once(v.loop, -1);
-	code = gk_loop_exit_code(v.loop);
-	verifier_shutdown(&v);
-	gk_cfg_free(&v.cfg, verifier_keys);
-	gk_log(GK_LOG_INFO, "svc.stop", "code=%d", code);
-	return code;
+	return gk_daemon_main(&d, argc, argv);
 }
