@@ -1175,8 +1175,11 @@ decide_passage(struct verifier *v, struct lane *ln, const struct fuse_passage *p
 		publish_barrier(v, ln->id, event_id, now);
 	if (!dup && (v->inflight > 0 || !v->replay_needed))
 		produce_record(v, seq, event_id, v->cfg.site, doc, strlen(doc));
-	if (decide_has_reason(&d, "lane.unknown")) {
-		/* Decided as an entry lane (decide.h); a camera or a policy is wrong. */
+	if (v->policy.nlanes > 0 && decide_has_reason(&d, "lane.unknown")) {
+		/*
+		 * The policy lists its lanes and this is not one: decided as an entry
+		 * lane (decide.h), but a camera or the policy is misconfigured.
+		 */
 		v->n.lane_unknown++;
 		gk_log(GK_LOG_WARN, "lane.unknown", "lane=%s plate=%s event_id=%s "
 		    "total=%llu hint=%s", ln->id, d.plate, event_id,

@@ -51,7 +51,9 @@ import threading
 import time
 from datetime import datetime, timezone
 
-import jsonschema
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from gatetest import FAILURES as failures, check, log_events, uuid7, wait_for  # noqa: E402
+import gatetest  # noqa: E402
 
 ENV = os.environ
 SRC = ENV["ECOGATE_SOURCE_DIR"]
@@ -69,45 +71,8 @@ CTL = ENV["ECOGATECTL"]
 # case waits little; long enough that a command on a busy machine arrives in time.
 BARRIER_EXPIRY_MS = 5000
 
-failures = []
 T0 = time.monotonic()
 VLOG = None     # the verifier's log, set by main()
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
-
-
-def wait_for(pred, timeout, what):
-    """pred() until it returns something true, at most timeout seconds; a miss is a
-    failure named what. Returns pred's value or None."""
-    deadline = time.monotonic() + timeout
-    while True:
-        r = pred()
-        if r:
-            return r
-        if time.monotonic() >= deadline:
-            check(False, "waited %ss for %s" % (timeout, what))
-            return None
-        time.sleep(0.03)
-
-
-def validator(name):
-    with open(os.path.join(SRC, "schemas", name + ".schema.json"), encoding="utf-8") as f:
-        schema = json.load(f)
-    cls = jsonschema.Draft202012Validator
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
-def new_id():
-    """A lowercase UUIDv7, as the edge mints them."""
-    ms = int(time.time() * 1000)
-    r = random.getrandbits(74)
-    return "%08x-%04x-7%03x-%04x-%012x" % (
-        ms >> 16, ms & 0xFFFF, r >> 62, 0x8000 | ((r >> 48) & 0x3FFF), r & (2**48 - 1))
 
 
 def now_ts():
@@ -230,22 +195,6 @@ def pub(topic, payloads, retain=False):
 def clear_retained(topic):
     subprocess.run(["mosquitto_pub", "-p", MQTT, "-q", "1", "-r", "-n", "-t", topic],
                    timeout=20)
-
-
-def log_events(path, event):
-    out = []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                try:
-                    j = json.loads(line)
-                except ValueError:
-                    continue
-                if j.get("event") == event:
-                    out.append(j)
-    except FileNotFoundError:
-        pass
-    return out
 
 
 # ---------------------------------------------------------------- the policy
@@ -474,7 +423,7 @@ def reads_for(c, site):
     """The plate reads of a case, as plate-read.v1 documents (JSON lines). Returns
     (lines published now, lines published after the decision)."""
     def read(plate, conf, source, eid=None, chars=None):
-        r = {"schema": "ecogate.plate-read.v1", "event_id": eid or new_id(),
+        r = {"schema": "ecogate.plate-read.v1", "event_id": eid or uuid7(),
              "site": site, "lane": c.lane, "ts": now_ts(), "plate": plate,
              "colour": c.colour, "confidence": conf, "source": source}
         if chars is not None:
@@ -615,9 +564,9 @@ def main():
     ctl_env.update({"ECOGATE_SITE": site,
                     "ECOGATE_MQTT_URL": "tcp://127.0.0.1:" + MQTT,
                     "ECOGATE_KAFKA_BROKERS": KAFKA})
-    vdec = validator("passage-decision.v1")
-    vcmd = validator("barrier-command.v1")
-    vresp = validator("barrier-response.v1")
+    vdec = gatetest.validator(SRC, "passage-decision.v1")
+    vcmd = gatetest.validator(SRC, "barrier-command.v1")
+    vresp = gatetest.validator(SRC, "barrier-response.v1")
     decided = {}          # case name -> decision
     try:
         ensure_topics()

@@ -46,6 +46,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from gatetest import FAILURES as failures, check, log_events, uuid7, wait_for  # noqa: E402
+
 ENV = os.environ
 MQTT = ENV["ECOGATE_MQTT_PORT"]
 REDIS = ENV["ECOGATE_REDIS_PORT"]
@@ -56,25 +59,8 @@ TOPIC = "ecogate.passage.v1"
 LANES = ["in-%d" % i for i in range(1, 9)]
 LETTERS = "ABCDEFGH"
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
-
-
 def log(msg):
     print("     " + msg, flush=True)
-
-
-def uuid7(rnd):
-    ms = int(time.time() * 1000)
-    return "%08x-%04x-7%03x-%04x-%012x" % (
-        ms >> 16, ms & 0xffff, rnd.getrandbits(12),
-        0x8000 | rnd.getrandbits(14), rnd.getrandbits(48))
 
 
 def read_doc(rnd, site, lane, plate, conf, trigger):
@@ -214,30 +200,6 @@ def online(base):
     r = subprocess.run(["mosquitto_sub", "-p", MQTT, "-t", base + "status/verifier/faults",
                         "-C", "1", "-W", "2"], capture_output=True, text=True)
     return '"online"' in r.stdout
-
-
-def wait_for(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        r = pred()
-        if r:
-            return r
-        time.sleep(0.1)
-    check(False, "waited %ds for %s" % (timeout, what))
-    return None
-
-
-def log_events(path, event):
-    out = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                j = json.loads(line)
-            except ValueError:
-                continue
-            if j.get("event") == event:
-                out.append(j)
-    return out
 
 
 def stop(v):

@@ -27,7 +27,9 @@ import sys
 import tempfile
 import time
 
-import jsonschema
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from gatetest import FAILURES as failures, check, log_events, wait_for  # noqa: E402
+import gatetest  # noqa: E402
 
 ENV = os.environ
 SRC = ENV["ECOGATE_SOURCE_DIR"]
@@ -36,47 +38,6 @@ REDIS = ENV["ECOGATE_REDIS_PORT"]
 KAFKA = "127.0.0.1:" + ENV["ECOGATE_KAFKA_PORT"]
 OPS = ENV["ECOGATE_OPS"]
 VERIFIER = ENV["VERIFIER"]
-
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
-
-
-def validator(name):
-    with open(os.path.join(SRC, "schemas", name + ".schema.json"), encoding="utf-8") as f:
-        schema = json.load(f)
-    cls = jsonschema.Draft202012Validator
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = pred()
-        if r:
-            return r
-        time.sleep(0.1)
-    check(False, "waited %ds for %s" % (timeout, what))
-    return None
-
-
-def log_events(path, event):
-    out = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                j = json.loads(line)
-            except ValueError:
-                continue
-            if j.get("event") == event:
-                out.append(j)
-    return out
-
 
 def redis(*args):
     return subprocess.run(["redis-cli", "-p", REDIS, "--raw"] + list(args),
@@ -173,6 +134,9 @@ def main():
             pol = json.load(f)
         pol["version"] = policy_version
         pol["unknown_vehicle"] = "deny"
+        # The plant's lanes: in-5 is left out on purpose (a camera the policy does
+        # not know), so its passage must be decided as an entry lane and flagged.
+        pol["lanes"] = [{"id": "in-%d" % i, "direction": "in"} for i in range(1, 5)]
         pub(base + "config/policy", json.dumps(pol), retain=True)
 
         dec_out = open(os.path.join(tmp, "decisions"), "w+", encoding="utf-8")
@@ -242,7 +206,7 @@ def main():
             check(False, "decisions and barrier commands within the deadline")
         dec_out.seek(0)
         decs = {}
-        vdec = validator("passage-decision.v1")
+        vdec = gatetest.validator(SRC, "passage-decision.v1")
         for line in dec_out.read().splitlines():
             topic, payload = line.split("\t", 1)
             d = json.loads(payload)
@@ -265,9 +229,14 @@ def main():
                                                     d["result"], d["reasons"]))
             check(d["policy_version"] == policy_version, lane + " policy version")
             check(d["registry"]["source"] == "redis", lane + " registry source redis")
+            check(("lane.unknown" in d["reasons"]) == (lane == "in-5"),
+                  lane + " lane.unknown exactly on the lane the policy does not list")
+        wait_for(lambda: [e for e in log_events(logpath, "lane.unknown")
+                          if e.get("lane") == "in-5"], 10,
+                 "lane.unknown logged for in-5")
 
         bar_out.seek(0)
-        vbar = validator("barrier-command.v1")
+        vbar = gatetest.validator(SRC, "barrier-command.v1")
         lanes = set()
         for line in bar_out.read().splitlines():
             topic, corr, expiry, payload = line.split("\t", 3)
