@@ -23,6 +23,7 @@
 #include "ctl_barrier.h"
 #include "ctl_policy.h"
 #include "migrate.h"
+#include "ledger_cmd.h"
 #include "registry.h"
 #include "registry_csv.h"
 #include "selftest.h"
@@ -49,6 +50,7 @@ static int	cmd_migrate(int, char *[]);
 static int	cmd_registry(int, char *[]);
 static int	cmd_policy(int, char *[]);
 static int	cmd_barrier(int, char *[]);
+static int	cmd_ledger(int, char *[]);
 
 static const struct cmd cmds[] = {
 	{ "migrate", cmd_migrate,
@@ -71,6 +73,12 @@ static const struct cmd cmds[] = {
 	    "open --lane L --operator NAME --reason TEXT [--site S] [--wait]\n"
 	    "             [--brokers HOSTS] [--mqtt URL]",
 	    "release a lane's barrier by hand (audited on " AUDIT_TOPIC ")" },
+	{ "ledger", cmd_ledger,
+	    "verify [--site S] [--from SEQ] | prove EVENT_ID [-o FILE] |\n"
+	    "             check-proof FILE --pubkey KEY.pem | export --from DATE --to DATE\n"
+	    "             --format csv|xlsx [--ledger transport|fleet|machinery] |\n"
+	    "             migrate-import FILE",
+	    "check, prove and export the verifiable ledger (docs/ledger.md)" },
 	{ "selftest", selftest_run, "[-n] [-f FILE]",
 	    "send sample plate reads through MQTT, Redis, Kafka and PostgreSQL" },
 	{ "help", cmd_help, "", "show this help" },
@@ -508,4 +516,12 @@ main(int argc, char *argv[])
 	fprintf(stderr, "ecogatectl: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return EX_USAGE;
+}
+
+/* ledger SUBCOMMAND ...: see ledger_cmd.h. */
+static int
+cmd_ledger(int argc, char *argv[])
+{
+	optind = 1;
+	return ledger_main(argc, argv);
 }
