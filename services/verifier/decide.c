@@ -406,6 +406,16 @@ decide_render(const struct decision *d, const struct fuse_passage *p,
 		if (json_array_append_new(a, json_string(p->read_ids[i])) == -1)
 			bad = 1;
 	put(o, "fused", sub, &bad);
+	if (p->nframes > 0) {
+		/* The frames the plate was read from, for the ledger's evidence. */
+		if ((a = json_array()) == NULL)
+			goto fail;
+		put(o, "evidence", a, &bad);
+		for (i = 0; i < p->nframes; i++)
+			if (json_array_append_new(a, json_pack("{s:s, s:s}", "sha256",
+			    p->frames[i], "role", "plate_frame")) == -1)
+				bad = 1;
+	}
 	put(o, "ts_first_read", json_string(ts1), &bad);
 	put(o, "ts_decided", json_string(ts2), &bad);
 	if (bad)

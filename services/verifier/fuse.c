@@ -120,6 +120,20 @@ slot_fill(struct fuse_slot *s, const struct fuse_read *r)
 	    NULL) == 0;
 }
 
+/* Adds a frame hash to the passage's evidence unless empty or already there. */
+static void
+add_frame(struct fuse_passage *p, const char *sha)
+{
+	int i;
+
+	if (sha[0] == '\0')
+		return;
+	for (i = 0; i < p->nframes; i++)
+		if (strcmp(p->frames[i], sha) == 0)
+			return;
+	gk_strlcpy(p->frames[p->nframes++], sha, sizeof(p->frames[0]));
+}
+
 static double
 clamp01(double x)
 {
@@ -261,6 +275,7 @@ close_window(struct fuse_lane *l, const struct fuse_params *p, int64_t now_ms,
 	for (i = 0; i < l->nslots; i++) {
 		gk_strlcpy(out->read_ids[out->nids++], l->slots[i].r.event_id,
 		    GK_ID_LEN);
+		add_frame(out, l->slots[i].r.frame_sha256);
 		if (l->slots[i].r.wall_ms < out->first_wall_ms)
 			out->first_wall_ms = l->slots[i].r.wall_ms;
 		c = (int)l->slots[i].r.colour;

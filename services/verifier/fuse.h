@@ -50,6 +50,7 @@ struct fuse_read {
 	int			nchar_conf;		/* 0: use confidence */
 	double			char_conf[FUSE_CHARS_MAX];
 	char			trigger_id[FUSE_TRIGGER_MAX];	/* "" if none */
+	char			frame_sha256[65];	/* "" if the read named none */
 	int64_t			wall_ms;		/* the read's ts */
 };
 
@@ -63,6 +64,9 @@ struct fuse_passage {
 	int			reads;		/* reads considered, duplicates not */
 	int			nids;
 	char			read_ids[FUSE_READS_MAX][GK_ID_LEN];
+	/* The frames the reads came from, each once: the passage's evidence. */
+	int			nframes;
+	char			frames[FUSE_READS_MAX][65];
 	char			trigger_id[FUSE_TRIGGER_MAX];
 	int64_t			first_wall_ms;	/* ts of the earliest read */
 	int64_t			opened_ms;	/* monotonic: window opened */

@@ -557,6 +557,8 @@ parse_read(const struct verifier *v, const char *lane, const void *buf, size_t l
 		gk_errf(err, errlen, "frame_sha256: not 64 lowercase hex digits");
 		goto fail;
 	}
+	if (rc == GK_JSON_OK)
+		gk_strlcpy(r->frame_sha256, s, sizeof(r->frame_sha256));
 	if ((val = json_object_get(j, "bbox")) != NULL) {
 		static const char *const bk[] = { "x", "y", "w", "h" };
 		long long n;

@@ -457,6 +457,14 @@ test_render(void)
 	for (i = 0; i < GK_NELEM(pick); i++) {
 		T_REQUIRE(pick[i] < GK_NELEM(table));
 		run(&table[pick[i]], &d, &p, &ps);
+		if (i == 0) {
+			/* One rendering names its evidence frames too. */
+			ps.nframes = 2;
+			memset(ps.frames[0], 'a', 64);
+			ps.frames[0][64] = '\0';
+			memset(ps.frames[1], 'b', 64);
+			ps.frames[1][64] = '\0';
+		}
 		s = decide_render(&d, &ps, "01937a4e-9001-7abc-8def-0123456789ab",
 		    "sh-baoshan", table[pick[i]].lane, ps.first_wall_ms, NOW,
 		    err, sizeof(err));
@@ -471,6 +479,16 @@ test_render(void)
 		/* What we wrote is what we decided. */
 		j = gk_json_parse(s, strlen(s), 65536, err, sizeof(err));
 		T_REQUIRE(j != NULL);
+		if (i == 0) {
+			json_t *ev = json_object_get(j, "evidence");
+
+			T_CHECK(json_array_size(ev) == 2 &&
+			    gk_json_get_str(json_array_get(ev, 1), "sha256", &str) == 0 &&
+			    str[0] == 'b' && strlen(str) == 64 &&
+			    gk_json_get_str(json_array_get(ev, 0), "role", &str) == 0 &&
+			    strcmp(str, "plate_frame") == 0);
+		} else
+			T_CHECK(json_object_get(j, "evidence") == NULL);
 		T_CHECK(gk_json_get_str(j, "result", &str) == 0 &&
 		    strcmp(str, decide_result_name(table[pick[i]].want)) == 0);
 		T_CHECK(gk_json_get_str(j, "plate", &str) == 0 &&

@@ -391,6 +391,39 @@ test_illegal(void)
 	T_CHECK(p.plate_ok == 1 && p.info.kind == GK_PLATE_KIND_LARGE);
 }
 
+/* The passage names each frame its reads came from once, in order; none: none. */
+static void
+test_frames(void)
+{
+	static const char	 f1[] = "1111111111111111111111111111111111111111111111111111111111111111";
+	static const char	 f2[] = "2222222222222222222222222222222222222222222222222222222222222222";
+	struct fuse_lane	 l;
+	struct fuse_passage	 p;
+	struct fuse_read	 a = rd(1, "沪A12345", BLUE, 0.60, NULL);
+	struct fuse_read	 b = rd(2, "沪A12345", BLUE, 0.60, NULL);
+	struct fuse_read	 c = rd(3, "沪A12345", BLUE, 0.60, NULL);
+	struct fuse_read	 d = rd(4, "沪A12345", BLUE, 0.60, NULL);
+
+	gk_strlcpy(a.frame_sha256, f1, sizeof(a.frame_sha256));
+	gk_strlcpy(b.frame_sha256, f2, sizeof(b.frame_sha256));
+	gk_strlcpy(c.frame_sha256, f1, sizeof(c.frame_sha256));	/* same frame */
+	fuse_lane_init(&l);
+	T_CHECK(fuse_offer(&l, &P, &a, 0, &p) == FUSE_ABSORBED);
+	T_CHECK(fuse_offer(&l, &P, &b, 10, &p) == FUSE_ABSORBED);
+	T_CHECK(fuse_offer(&l, &P, &c, 20, &p) == FUSE_ABSORBED);
+	T_CHECK(fuse_offer(&l, &P, &d, 30, &p) == FUSE_ABSORBED);	/* no frame */
+	T_REQUIRE(fuse_tick(&l, &P, 800, &p) == FUSE_CLOSED);
+	T_CHECK(p.nids == 4);
+	T_REQUIRE(p.nframes == 2);
+	T_STREQ(p.frames[0], f1);
+	T_STREQ(p.frames[1], f2);
+
+	fuse_lane_init(&l);
+	T_CHECK(fuse_offer(&l, &P, &d, 0, &p) == FUSE_ABSORBED);
+	T_REQUIRE(fuse_tick(&l, &P, 800, &p) == FUSE_CLOSED);
+	T_CHECK(p.nframes == 0);
+}
+
 int
 main(void)
 {
@@ -406,5 +439,6 @@ main(void)
 	test_timeout_on_offer();
 	test_duplicates_and_limits();
 	test_illegal();
+	test_frames();
 	return T_DONE();
 }

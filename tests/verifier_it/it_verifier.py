@@ -175,9 +175,13 @@ def main():
         check(os.path.exists(snap) and plate["D"] in open(snap, encoding="utf-8").read(),
               "registry record of D in the snapshot file")
 
+        # in-1's read names the frame it came from: the decision must carry it as
+        # evidence for the ledger.
+        frame = "%064x" % random.getrandbits(256)
         for lane, k in (("in-1", "A"), ("in-2", "B"), ("in-3", "C"), ("in-4", "D")):
+            extra = {"frame_sha256": frame} if lane == "in-1" else {}
             pub(base + "lane/%s/plate" % lane,
-                json.dumps(read(site, lane, plate[k]), ensure_ascii=False))
+                json.dumps(read(site, lane, plate[k], **extra), ensure_ascii=False))
 
         # Bad input on lane in-5: each must be rejected, none may crash the daemon.
         bad = ["{not json",
@@ -231,6 +235,10 @@ def main():
             check(d["registry"]["source"] == "redis", lane + " registry source redis")
             check(("lane.unknown" in d["reasons"]) == (lane == "in-5"),
                   lane + " lane.unknown exactly on the lane the policy does not list")
+        check(decs.get("in-1", {}).get("evidence") ==
+              [{"sha256": frame, "role": "plate_frame"}] and
+              all("evidence" not in decs.get(ln, {}) for ln in ("in-2", "in-3")),
+              "evidence: the frame of in-1's read, nothing for reads without one")
         wait_for(lambda: [e for e in log_events(logpath, "lane.unknown")
                           if e.get("lane") == "in-5"], 10,
                  "lane.unknown logged for in-5")
