@@ -434,6 +434,78 @@ restart_scenario(struct gk_loop *l)
 	gk_stream_free(c.s);
 }
 
+/*
+ * start_offset: a consumer that keeps its own offsets (the ledger-writer's
+ * ledger_offset) starts each partition where it says, not where the group stands.
+ */
+struct seek {
+	int64_t		 from;
+	int64_t		 first, last;
+	int		 n, asked;
+};
+
+static int64_t
+seek_start(void *arg, const char *topic, int partition)
+{
+	struct seek	*k = arg;
+
+	(void)topic;
+	k->asked++;
+	return partition == 0 ? k->from : -1;
+}
+
+static void
+seek_message(void *arg, const struct gk_stream_message *m)
+{
+	struct seek	*k = arg;
+
+	if (k->n++ == 0)
+		k->first = m->offset;
+	k->last = m->offset;
+}
+
+static void
+seek_scenario(struct gk_loop *l)
+{
+	struct gk_stream_opts	 o;
+	struct gk_stream	*p, *c;
+	struct seek		 k = { .from = 30, .first = -1 };
+	char			 topic[128], group[160], err[256], val[16];
+	const char		*topics[2] = { topic, NULL };
+	int			 i;
+
+	snprintf(topic, sizeof(topic), "it.stream.seek.%d.%lld", (int)getpid(),
+	    (long long)gk_wall_ms());
+	snprintf(group, sizeof(group), "%s.g", topic);
+	T_REQUIRE(gk_stream_create_topic(brokers, topic, 1, 0, 30000, err,
+	    sizeof(err)) == 0);
+	memset(&o, 0, sizeof(o));
+	o.brokers = brokers;
+	p = gk_stream_producer_new(l, &o, err, sizeof(err));
+	T_REQUIRE(p != NULL);
+	for (i = 0; i < 50; i++) {
+		snprintf(val, sizeof(val), "s%d", i);
+		T_CHECK(gk_stream_produce(p, topic, "k", 1, val, strlen(val), NULL, 0,
+		    NULL) == 0);
+	}
+	T_CHECK(gk_stream_flush(p, 30000) == 0);
+	gk_stream_free(p);
+	memset(&o, 0, sizeof(o));
+	o.brokers = brokers;
+	o.group_id = group;
+	o.topics = topics;
+	o.on_message = seek_message;
+	o.start_offset = seek_start;
+	o.arg = &k;
+	c = gk_stream_consumer_new(l, &o, err, sizeof(err));
+	T_REQUIRE(c != NULL);
+	WAIT_FOR(l, k.last == 49, 30000);
+	T_CHECKF(k.asked == 1, "asked %d", k.asked);
+	T_CHECKF(k.first == 30 && k.n == 20, "first %lld n %d",
+	    (long long)k.first, k.n);
+	gk_stream_free(c);
+}
+
 int
 main(void)
 {
@@ -460,6 +532,7 @@ main(void)
 	    sizeof(err)) == -1);
 	T_CHECKF(strstr(err, "bad topic name!") != NULL, "%s", err);
 
+	seek_scenario(l);
 	restart_scenario(l);
 
 	while (gk_loop_once(l, 0) > 0)

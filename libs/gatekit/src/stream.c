@@ -48,6 +48,7 @@ struct gk_stream {
 	int64_t			 close_deadline;	/* gk_mono_ms(); 0: not closing */
 	gk_stream_delivery_cb	*on_delivery;
 	gk_stream_message_cb	*on_message;
+	int64_t			(*start_offset)(void *, const char *, int);
 	gk_stream_error_cb	*on_error;
 	void			*arg;
 };
@@ -214,6 +215,28 @@ log_partitions(rd_kafka_t *rk, const char *event,
 	    rd_kafka_name(rk), rd_kafka_rebalance_protocol(rk), parts->cnt, buf);
 }
 
+/* The caller's own starting offsets, when it keeps them (start_offset). */
+static void
+start_offsets(struct gk_stream *s, rd_kafka_topic_partition_list_t *parts)
+{
+	int	i;
+	int64_t	off;
+
+	if (s->start_offset == NULL)
+		return;
+	for (i = 0; i < parts->cnt; i++) {
+		off = s->start_offset(s->arg, parts->elems[i].topic,
+		    (int)parts->elems[i].partition);
+		if (off < 0)
+			continue;
+		parts->elems[i].offset = off;
+		gk_log(GK_LOG_INFO, "stream.start_offset", "client=%s topic=%s "
+		    "partition=%d offset=%lld", rd_kafka_name(s->rk),
+		    parts->elems[i].topic, (int)parts->elems[i].partition,
+		    (long long)off);
+	}
+}
+
 /*
  * Both protocols are handled so that a "partition.assignment.strategy" override keeps
  * working, but the default is cooperative-sticky: a rebalance then only moves the
@@ -232,6 +255,7 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		log_partitions(rk, "stream.assign", parts);
+		start_offsets(s, parts);
 		if (coop)
 			e = rd_kafka_incremental_assign(rk, parts);
 		else
@@ -494,6 +518,7 @@ stream_new(struct gk_loop *loop, const struct gk_stream_opts *o, int consumer,
 	s->consumer = consumer;
 	s->on_delivery = o->on_delivery;
 	s->on_message = o->on_message;
+	s->start_offset = o->start_offset;
 	s->on_error = o->on_error;
 	s->arg = o->arg;
 

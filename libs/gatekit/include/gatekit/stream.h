@@ -117,6 +117,15 @@ struct gk_stream_opts {
 	const char	*group_id;		/* required for a consumer */
 	const char *const *topics;		/* NULL-terminated; required */
 	gk_stream_message_cb *on_message;	/* required for a consumer */
+	/*
+	 * May be NULL. Asked, on the loop thread, for each partition as it is assigned:
+	 * the offset to start reading it at (the caller's own record of where it
+	 * stands, e.g. the ledger-writer's ledger_offset table, written in the same
+	 * transaction as its data), or -1 to start at the group's committed offset
+	 * (auto.offset.reset when none). A consumer whose truth is outside Kafka uses
+	 * it so that a commit to Kafka lost in a crash costs nothing.
+	 */
+	int64_t	(*start_offset)(void *arg, const char *topic, int partition);
 
 	gk_stream_error_cb *on_error;		/* may be NULL; errors are logged anyway */
 	void		*arg;			/* passed to every callback */
