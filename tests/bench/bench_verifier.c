@@ -380,7 +380,9 @@ on_decision(struct bench *b, const char *lane, const json_t *j, int64_t now)
 	if (b->decided >= b->count) {
 		b->t_end = now;
 		b->phase = P_DONE;
-		gk_loop_stop(b->loop, 0);
+		/* A barrier command follows its decision: wait for the last ones. */
+		if (b->mode != M_RATE || b->cmds >= b->allowed)
+			gk_loop_stop(b->loop, 0);
 		return;
 	}
 	pump(b);
@@ -411,11 +413,15 @@ on_message(void *arg, const struct gk_bus_msg *m)
 	lane[e - s] = '\0';
 	if (gk_bus_topic_match(b->cmd_filter, m->topic)) {
 		/* Our own close commands come back here too: opens only. */
-		if (b->phase == P_RUN && strcmp(lane, "warm") != 0 &&
+		if ((b->phase == P_RUN || b->phase == P_DONE) &&
+		    strcmp(lane, "warm") != 0 &&
 		    strstr(m->payload, "\"action\":\"open\"") != NULL) {
 			b->cmds++;
 			if (b->mode == M_BARRIER && b->t_cmd == 0)
 				b->t_cmd = now;
+			if (b->phase == P_DONE && b->mode == M_RATE &&
+			    b->cmds >= b->allowed)
+				gk_loop_stop(b->loop, 0);
 		}
 		return;
 	}
