@@ -865,6 +865,44 @@ put_evidence(struct ledger_store *s, const struct ledger_batch *b, char *err,
 }
 
 static int
+put_rejects(struct ledger_store *s, const struct ledger_batch *b, char *err,
+    size_t errlen)
+{
+	size_t		 i;
+	char		 part[16], off[24], *key, *val;
+	const char	*p[7];
+	int		 rc;
+
+	for (i = 0; i < b->nrejects; i++) {
+		const struct ledger_reject *r = &b->rejects[i];
+
+		snprintf(part, sizeof(part), "%d", r->partition);
+		snprintf(off, sizeof(off), "%" PRId64, r->offset);
+		key = r->key != NULL ? bytea_param(r->key, r->keylen) : NULL;
+		val = r->value != NULL ? bytea_param(r->value, r->vallen) : NULL;
+		p[0] = r->topic;
+		p[1] = part;
+		p[2] = off;
+		p[3] = s->site;
+		p[4] = r->reason;
+		p[5] = key;
+		p[6] = val;
+		rc = (r->key != NULL && key == NULL) || (r->value != NULL &&
+		    val == NULL) ? -1 : gk_db_cmd(s->db, "INSERT INTO ledger_reject "
+		    "(topic, partition, \"offset\", site, reason, key, value) VALUES "
+		    "($1, $2, $3, $4, left($5, 400), $6::bytea, $7::bytea) "
+		    "ON CONFLICT DO NOTHING", 7, p);
+		free(key);
+		free(val);
+		if (rc == -1) {
+			dberr(s, err, errlen, "storing a reject");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
 put_tiles(struct ledger_store *s, char *err, size_t errlen)
 {
 	size_t		 i;
@@ -1099,6 +1137,7 @@ ledger_store_append(struct ledger_store *s, struct ledger_batch *b, char *err,
 		    mark_duplicates(s, b, err, errlen) == -1 ||
 		    ensure_partition(s, recorded_at, err, errlen) == -1 ||
 		    put_evidence(s, b, err, errlen) == -1 ||
+		    put_rejects(s, b, err, errlen) == -1 ||
 		    build_records(s, b, recorded_at, &nnew, err, errlen) == -1 ||
 		    (nnew > 0 && copy_rows(s, "COPY ledger_index (site, seq, "
 		    "event_id, recorded_at) FROM STDIN (FORMAT csv)", &s->idxbuf,

@@ -12,7 +12,7 @@
  * 0) and the roots of full lower tiles (higher levels): the edge is never stored.
  *
  * An append is one transaction: the month's partition (ledger_partition()), the
- * evidence images, the records (ledger_index and ledger_record by COPY), the tiles
+ * evidence images, the rejected messages (ledger_reject), the records (ledger_index and ledger_record by COPY), the tiles
  * that became full, and the consumer's offsets. An event_id already in ledger_index,
  * or twice in the batch, is skipped as a duplicate, so replays change nothing. On any
  * failure the transaction is rolled back and the in-memory tree is marked stale: the
@@ -121,6 +121,21 @@ struct ledger_offset {
 	int64_t		 next_offset;
 };
 
+/*
+ * A message refused as malformed (migration 0004, ledger_reject): kept verbatim with
+ * the batch, idempotent on (topic, partition, offset).
+ */
+struct ledger_reject {
+	const char	*topic;
+	int		 partition;
+	int64_t		 offset;
+	const char	*reason;
+	const void	*key;		/* NULL: none */
+	size_t		 keylen;
+	const void	*value;		/* NULL: none */
+	size_t		 vallen;
+};
+
 struct ledger_batch {
 	struct ledger_item		*items;
 	size_t				 nitems;
@@ -130,6 +145,8 @@ struct ledger_batch {
 	size_t				 noffsets;
 	/* recorded_at of every record; 0: now. Mostly for tests. */
 	int64_t				 recorded_at_ms;
+	const struct ledger_reject	*rejects;
+	size_t				 nrejects;
 };
 
 /* A checkpoint as stored in ledger_checkpoint. */

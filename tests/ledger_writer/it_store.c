@@ -213,8 +213,10 @@ test_misc(struct ledger_store *s, struct gk_db *db)
 	struct gk_db			*db2;
 	struct ledger_store		*s2;
 	struct ledger_store_opts	 o = { .site = site, .key = key };
-	char				 err[256], id[GK_ID_LEN];
+	char				 err[256], id[GK_ID_LEN], rtopic[64];
 	int64_t				 next;
+
+	snprintf(rtopic, sizeof(rtopic), "it.store.reject.%s", site);
 	size_t				 i;
 
 	/* An invalid item is refused; the batch goes on. */
@@ -248,10 +250,28 @@ test_misc(struct ledger_store *s, struct gk_db *db)
 	T_CHECK(ledger_store_offset(s, "it-store", "ecogate.passage.v1", 3,
 	    &next) == 1 && next == 4242);
 	T_CHECK(ledger_store_has_evidence(s, ev.sha256) == 1);
-	/* Evidence again (idempotent), offsets moved on. */
+	/* Evidence again (idempotent), offsets moved on, a reject kept twice. */
 	off.next_offset = 4243;
 	b.nitems = 0;
-	T_REQUIRE(ledger_store_append(s, &b, err, sizeof(err)) == 0);
+	{
+		struct ledger_reject	 rj = { "it.store.reject", 0, 0,
+		    "not JSON", "k", 1, "\x01{", 2 };
+		struct gk_db_res	*r;
+		const char		*p[1] = { rtopic };
+
+		rj.topic = rtopic;
+		b.rejects = &rj;
+		b.nrejects = 1;
+		T_REQUIRE(ledger_store_append(s, &b, err, sizeof(err)) == 0);
+		T_REQUIRE(ledger_store_append(s, &b, err, sizeof(err)) == 0);
+		b.nrejects = 0;
+		r = gk_db_exec(db, "SELECT reason, value FROM ledger_reject WHERE "
+		    "topic = $1", 1, p);
+		T_CHECK(r != NULL && gk_db_res_nrows(r) == 1 &&
+		    strcmp(gk_db_res_value(r, 0, 0), "not JSON") == 0 &&
+		    strcmp(gk_db_res_value(r, 0, 1), "\\x017b") == 0);
+		gk_db_res_free(r);
+	}
 	T_CHECK(ledger_store_offset(s, "it-store", "ecogate.passage.v1", 3,
 	    &next) == 1 && next == 4243);
 
