@@ -315,7 +315,7 @@ load_log(struct verify *v)
 			v->nkeys++;
 			gk_db_res_free(res);
 			return bad(v, "ledger_key %s: its public key's key ID under %s "
-			    "is %s", id, v->origin, derived);
+			    "is %s", v->keys[v->nkeys - 1].id, v->origin, derived);
 		}
 		v->nkeys++;
 	}
@@ -335,6 +335,58 @@ find_key(struct verify *v, const char *id)
 }
 
 /* ----------------------------------------------------------- checkpoints */
+
+/*
+ * A checkpoint's root differs from the leaves: when a stored full tile already
+ * covers the tile row still filling (the ledger grew past it), it names the seq
+ * whose leaf hash differs, more than the checkpoint can. -1 (msg set) when it found
+ * one or the database failed, 0 when it cannot tell.
+ */
+static int
+narrow(struct verify *v, uint64_t cpsize)
+{
+	struct merkle_hash stored[MERKLE_TILE_WIDTH];
+	struct tilerow *r;
+	char lv[12], ix[24];
+	const char *p[] = { v->site, lv, ix };
+	struct gk_db_res *res;
+	unsigned tl, i, shift;
+	uint64_t first;
+	int ok;
+
+	for (tl = 0; tl < TILE_LEVELS; tl++) {
+		r = &v->rows[tl];
+		if (r->n == 0)
+			continue;
+		snprintf(lv, sizeof(lv), "%u", tl);
+		snprintf(ix, sizeof(ix), "%" PRIu64, r->tindex);
+		if ((res = gk_db_exec(v->db, "SELECT encode(hashes, 'hex') "
+		    "FROM ledger_tile WHERE site = $1 AND level = $2 AND idx = $3", 3,
+		    p)) == NULL)
+			return dbfail(v, "reading ledger_tile");
+		ok = gk_db_res_nrows(res) == 1 && ledger_hex_decode(
+		    gk_db_res_value(res, 0, 0), stored[0].b, sizeof(stored)) == 0;
+		gk_db_res_free(res);
+		if (!ok)
+			continue;
+		for (i = 0; i < r->n; i++)
+			if (!hash_eq(&stored[i], &r->h[i]))
+				break;
+		if (i == r->n)
+			continue;
+		shift = tl * MERKLE_TILE_HEIGHT;
+		first = (r->tindex * MERKLE_TILE_WIDTH + i) << shift;
+		if (tl == 0)
+			return bad(v, "seq %" PRIu64 ": stored tile 0/%" PRIu64 " differs "
+			    "from the leaf hash (and the checkpoint at size %" PRIu64
+			    " from the records' root)", first, r->tindex, cpsize);
+		return bad(v, "seq %" PRIu64 "..%" PRIu64 ": stored tile %u/%" PRIu64
+		    " differs from the leaves (and the checkpoint at size %" PRIu64
+		    " from the records' root)", first, first + ((uint64_t)1 << shift) -
+		    1, tl, r->tindex, cpsize);
+	}
+	return 0;
+}
 
 /*
  * Checks one checkpoint row (res, row) of size cpsize against the tree's root
@@ -384,10 +436,13 @@ check_checkpoint(struct verify *v, struct gk_db_res *res, int row, uint64_t cpsi
 	if (signed_ms != cp.time_ms)
 		return bad(v, "checkpoint at size %" PRIu64 ": signed_at column "
 		    "differs from the signed note's time", cpsize);
-	if (!hash_eq(&cp.root, root))
+	if (!hash_eq(&cp.root, root)) {
+		if (v->status == V_OK && narrow(v, cpsize) == -1)
+			return -1;
 		return bad(v, "checkpoint at size %" PRIu64 ": root differs from the "
 		    "records' root (signed %s, records give %s)", cpsize,
 		    hash_b64(&cp.root, b1), hash_b64(root, b2));
+	}
 	/* The stored tiles prove the previous signed tree a prefix of this one. */
 	if (v->have_prev && v->prev_size > 0) {
 		ledger_pgstore_set_size(v->ps, cpsize);
