@@ -25,6 +25,7 @@ PACKAGES="build-essential cmake ninja-build pkg-config clang
 	libhiredis-dev redis-server
 	libpq-dev postgresql
 	libjansson-dev libssl-dev libmodbus-dev python3-jsonschema
+	libxlsxwriter-dev python3-openpyxl
 	docker-compose maven procps"
 
 step()
