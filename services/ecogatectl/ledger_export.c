@@ -347,13 +347,27 @@ ledger_export_main(int argc, char *argv[])
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'f': from = optarg; break;
-		case 't': to = optarg; break;
-		case 'F': format = optarg; break;
-		case 'l': lname = optarg; break;
-		case 's': site = optarg; break;
-		case 'o': path = optarg; break;
-		case 'c': conninfo = optarg; break;
+		case 'f':
+			from = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'F':
+			format = optarg;
+			break;
+		case 'l':
+			lname = optarg;
+			break;
+		case 's':
+			site = optarg;
+			break;
+		case 'o':
+			path = optarg;
+			break;
+		case 'c':
+			conninfo = optarg;
+			break;
 		case 'h':
 			export_usage(stdout);
 			return 0;
@@ -845,14 +859,30 @@ ledger_import_main(int argc, char *argv[])
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "nh", opts, NULL)) != -1) {
 		switch (ch) {
-		case 's': im.site = optarg; break;
-		case 'l': lname = optarg; break;
-		case 'o': op = optarg; break;
-		case 'r': reason = optarg; break;
-		case 'c': conninfo = optarg; break;
-		case 'b': brokers = optarg; break;
-		case 'H': alg = optarg; break;
-		case 'n': dry_run = 1; break;
+		case 's':
+			im.site = optarg;
+			break;
+		case 'l':
+			lname = optarg;
+			break;
+		case 'o':
+			op = optarg;
+			break;
+		case 'r':
+			reason = optarg;
+			break;
+		case 'c':
+			conninfo = optarg;
+			break;
+		case 'b':
+			brokers = optarg;
+			break;
+		case 'H':
+			alg = optarg;
+			break;
+		case 'n':
+			dry_run = 1;
+			break;
 		case 'h':
 			import_usage(stdout);
 			return 0;
