@@ -178,6 +178,12 @@ struct lw {
 	int64_t			 open_at;
 	uint64_t		 cp_size;	/* size of the last checkpoint */
 	int64_t			 cp_at;		/* mono ms of the last checkpoint */
+	/*
+	 * Waits for evidence count from here at the earliest: the end of the last
+	 * database outage or slow batch, during which the loop read no images.
+	 */
+	int64_t			 wait_from;
+	int			 failing;
 	uint64_t		 timer;
 	/* counters, logged at shutdown and in ledger.batch */
 	uint64_t		 n_records, n_dups, n_rejects, n_missing, n_evidence;
@@ -637,7 +643,8 @@ promote(struct lw *w, int64_t now)
 				continue;
 			if (evidence_ready(w, e->rec, 0))
 				e->state = S_READY;
-			else if (now - e->since >= w->cfg.evidence_wait_ms) {
+			else if (!w->failing && now - (e->since > w->wait_from ?
+			    e->since : w->wait_from) >= w->cfg.evidence_wait_ms) {
 				/* A last look in the database, then missing. */
 				if (!evidence_ready(w, e->rec, 1))
 					for (j = 0; j < e->rec->nevidence; j++)
@@ -810,6 +817,9 @@ flush(struct lw *w, int force)
 	t0 = gk_mono_ms();
 	if (ledger_store_append(w->store, &b, err, sizeof(err)) == -1)
 		goto failed;
+	if (w->failing || gk_mono_ms() - t0 > 1000)
+		w->wait_from = gk_mono_ms();
+	w->failing = 0;
 	w->n_batches++;
 	/* Committed: hand over, then forget what the batch held. */
 	for (i = 0; i < ni; i++) {
@@ -853,6 +863,7 @@ flush(struct lw *w, int force)
 	goto out;
 failed:
 	w->n_failed++;
+	w->failing = 1;
 	gk_log(GK_LOG_WARN, "ledger.append_failed", "reason=%s records=%zu", err,
 	    ni);
 	w->retry_at = gk_mono_ms() + 500;

@@ -42,3 +42,10 @@ if(TARGET ledger_store)
 		endforeach()
 	endif()
 endif()
+
+# bench_ledger (not a test): store appends vs a raw COPY of the same rows; needs
+# PostgreSQL, so ops/bench.sh starts one for it.
+if(TARGET ledger_store)
+	add_executable(bench_ledger ${PROJECT_SOURCE_DIR}/tests/bench/bench_ledger.c)
+	target_link_libraries(bench_ledger PRIVATE ledger_store gatekit_db gatekit_core)
+endif()
