@@ -6,7 +6,8 @@
 #   bash ops/bench.sh            # all benchmarks
 #   bash ops/bench.sh decide     # those whose name contains "decide"
 #
-# bench_decide and bench_outbox need nothing running. The gate path figures
+# bench_decide and bench_outbox need nothing running; bench_ledger gets a PostgreSQL
+# of its own (24432). The gate path figures
 # (bench_verifier_rate, bench_verifier_latency, bench_verifier_barrier) run the built
 # verifier and barrier-actuator (build/bench, Release) against real servers this
 # script starts itself, in build/bench/servers on their own ports (mosquitto 24883,
@@ -33,8 +34,9 @@ echo "bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for b in "$dir"/bench_*; do
 	[ -x "$b" ] || continue
 	name=$(basename "$b")
-	# bench_verifier needs the servers and daemons: below.
+	# bench_verifier and bench_ledger need servers: below.
 	[ "$name" != bench_verifier ] || continue
+	[ "$name" != bench_ledger ] || continue
 	matches "$name" || continue
 	found=1
 	echo "== $name"
@@ -46,6 +48,23 @@ for b in "$dir"/bench_*; do
 	*) "$b" ;;
 	esac
 done
+
+# ---------------------------------------------------------------- the ledger store
+# bench_ledger appends through services/ledger-writer/store.c and COPYs the same rows
+# raw into the same PostgreSQL (build/bench/servers, port 24432, started and stopped
+# here; migrated by the bench build's ecogatectl).
+if matches bench_ledger && [ -x "$dir/bench_ledger" ]; then
+	found=1
+	(
+		export ECOGATE_STATE_DIR=$PWD/build/bench/servers ECOGATE_PG_PORT=24432
+		export ECOGATE_PG_CONNINFO="host=127.0.0.1 port=24432 dbname=ecogate user=postgres"
+		trap 'ops/servers.sh stop postgres >/dev/null 2>&1 || true' EXIT
+		echo "== bench_ledger (PostgreSQL on 24432, build/bench/servers)"
+		ops/servers.sh start postgres >/dev/null
+		build/bench/services/ecogatectl/ecogatectl migrate >/dev/null
+		"$dir/bench_ledger" 100000 1000
+	) || echo "(bench_ledger could not run: see above)"
+fi
 
 # ---------------------------------------------------------------- the gate path
 
