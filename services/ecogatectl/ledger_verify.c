@@ -627,7 +627,7 @@ check_record(struct verify *v, uint64_t seq, struct gk_db_res *rr, int ri,
 	char err[256], *canon = NULL;
 	size_t len = strlen(body), clen = 0;
 	json_t *j;
-	double got;
+	double got = 0;
 	int rc = -1;
 
 	if ((j = jcs_parse(body, len, BODY_MAX, err, sizeof(err))) == NULL)
@@ -985,8 +985,8 @@ ledger_verify_main(int argc, char *argv[])
 	}
 	if (v.status == V_OK) {
 		merkle_tree_root(&v.tree, v.h, &root);
-		printf("site %s: verified %" PRIu64 " records", v.site,
-		    v.tree.size - v.from);
+		printf("site %s: verified %" PRIu64 " record%s", v.site,
+		    v.tree.size - v.from, v.tree.size - v.from == 1 ? "" : "s");
 		if (v.tree.size > v.from)
 			printf(" (seq %" PRIu64 "..%" PRIu64 ")", v.from,
 			    v.tree.size - 1);

@@ -199,26 +199,37 @@ class Ledger:
     """A site's ledger in memory: records, tiles, checkpoints."""
 
     def __init__(self, site, n, every, signer, alg="sha256", t0_ms=None,
-                 final_checkpoint=True):
+                 final_checkpoint=True, keep=True):
         self.site, self.alg, self.signer = site, alg, signer
+        self.n, self.every, self.final = n, every, final_checkpoint
         self.origin = "ecogate/" + site
         self.H = hasher(alg)
-        t0 = t0_ms if t0_ms is not None else \
+        self.t0 = t0_ms if t0_ms is not None else \
             int(datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000)
         self.records = []     # (seq, event_id, recorded_at, event_ts, body, leaf)
         self.checkpoints = []  # (size, root, time_ms, key_id hex, note)
-        fr = Frontier(self.H)
-        for seq in range(n):
-            rec_ms = t0 + seq
-            eid = str(uuid.uuid5(uuid.NAMESPACE_URL, "%s/%d/%d" % (site, t0, seq)))
+        self.leaves, self.tiles = [], {}
+        if keep:
+            self.records = list(self._rows(self._frontier()))
+            self.leaves = [r[5] for r in self.records]
+
+    def _frontier(self):
+        self.checkpoints = []
+        self._fr = Frontier(self.H)
+        return self._fr
+
+    def _rows(self, fr):
+        """Each record in seq order, appended to fr (checkpoints as they fall)."""
+        for seq in range(self.n):
+            rec_ms = self.t0 + seq
+            eid = str(uuid.uuid5(uuid.NAMESPACE_URL, "%s/%d/%d" % (
+                self.site, self.t0, seq)))
             body = canonical(self.record(seq, eid, ts(rec_ms - 500), ts(rec_ms)))
             leaf = leaf_hash(self.H, body.encode())
             fr.append(leaf)
-            self.records.append((seq, eid, ts(rec_ms), ts(rec_ms - 500), body,
-                                 leaf))
-            if fr.size % every == 0 or (final_checkpoint and fr.size == n):
+            if fr.size % self.every == 0 or (self.final and fr.size == self.n):
                 self.checkpoint(fr.size, fr.root(), rec_ms + 1)
-        self.leaves = [r[5] for r in self.records]
+            yield (seq, eid, ts(rec_ms), ts(rec_ms - 500), body, leaf)
         self.tiles = fr.full_tiles()
 
     def record(self, seq, eid, event_ts, recorded_at):
@@ -247,40 +258,48 @@ class Ledger:
 
     def sql(self):
         """A psql script that inserts the whole ledger (one transaction)."""
-        out = ["BEGIN;"]
-        out.append("INSERT INTO ledger_log (site, hash_alg, origin) VALUES "
-                   "(%s, %s, %s);" % (lit(self.site), lit(self.alg),
-                                      lit(self.origin)))
-        out.append("INSERT INTO ledger_key (site, key_id, sig_alg, public_key) "
-                   "VALUES (%s, %s, 'ed25519', %s);" % (
-                       lit(self.site), lit(self.signer.key_id(self.origin).hex()),
-                       lit(self.signer.pub_pem)))
-        months = sorted({r[2][:7] for r in self.records})
-        for m in months:
-            out.append("SELECT ledger_partition(%s) \\g /dev/null" %
-                       lit(m + "-01T00:00:00Z"))
-        out.append("COPY ledger_index (site, seq, event_id, recorded_at) "
-                   "FROM STDIN;")
-        for seq, eid, rat, _, _, _ in self.records:
-            out.append("%s\t%d\t%s\t%s" % (self.site, seq, eid, rat))
-        out.append("\\.")
-        out.append("COPY ledger_record (site, seq, recorded_at, event_id, kind, "
-                   "ledger, event_ts, lane, plate, body, leaf_hash) FROM STDIN;")
-        for seq, eid, rat, ets, body, leaf in self.records:
+        out = []
+        self.write_sql(out.append)
+        return "\n".join(out) + "\n"
+
+    def write_sql(self, emit):
+        """The script line by line through emit(); without kept records they are
+        made again as they are written (bounded memory at any size)."""
+        emit("BEGIN;")
+        emit("INSERT INTO ledger_log (site, hash_alg, origin) VALUES "
+             "(%s, %s, %s);" % (lit(self.site), lit(self.alg), lit(self.origin)))
+        emit("INSERT INTO ledger_key (site, key_id, sig_alg, public_key) "
+             "VALUES (%s, %s, 'ed25519', %s);" % (
+                 lit(self.site), lit(self.signer.key_id(self.origin).hex()),
+                 lit(self.signer.pub_pem)))
+        last = self.t0 + max(self.n - 1, 0)
+        for m in sorted({ts(self.t0)[:7], ts(last)[:7]}):
+            emit("SELECT ledger_partition(%s) \\g /dev/null" %
+                 lit(m + "-01T00:00:00Z"))
+        emit("COPY ledger_index (site, seq, event_id, recorded_at) FROM STDIN;")
+        for seq in range(self.n):
+            eid = str(uuid.uuid5(uuid.NAMESPACE_URL, "%s/%d/%d" % (
+                self.site, self.t0, seq)))
+            emit("%s\t%d\t%s\t%s" % (self.site, seq, eid, ts(self.t0 + seq)))
+        emit("\\.")
+        emit("COPY ledger_record (site, seq, recorded_at, event_id, kind, "
+             "ledger, event_ts, lane, plate, body, leaf_hash) FROM STDIN;")
+        rows = self.records if self.records or self.n == 0 else \
+            self._rows(self._frontier())
+        for seq, eid, rat, ets, body, leaf in rows:
             obj = json.loads(body)
-            out.append("\t".join([
+            emit("\t".join([
                 self.site, str(seq), rat, eid, "passage", "transport", ets,
                 copy_text(obj["fields"]["lane"]), copy_text(obj["fields"]["plate"]),
                 copy_text(body), "\\\\x" + leaf.hex()]))
-        out.append("\\.")
-        out.append("COPY ledger_tile (site, level, idx, hashes) FROM STDIN;")
+        emit("\\.")
+        emit("COPY ledger_tile (site, level, idx, hashes) FROM STDIN;")
         for (lv, n), hs in sorted(self.tiles.items()):
-            out.append("%s\t%d\t%d\t\\\\x%s" % (self.site, lv, n, hs.hex()))
-        out.append("\\.")
+            emit("%s\t%d\t%d\t\\\\x%s" % (self.site, lv, n, hs.hex()))
+        emit("\\.")
         for size, root, tms, kid, note in self.checkpoints:
-            out.append(checkpoint_sql(self.site, size, root, tms, kid, note))
-        out.append("COMMIT;")
-        return "\n".join(out) + "\n"
+            emit(checkpoint_sql(self.site, size, root, tms, kid, note))
+        emit("COMMIT;")
 
 
 def checkpoint_sql(site, size, root, time_ms, key_id, note):
@@ -326,21 +345,29 @@ def main():
     if not os.path.exists(a.key):
         new_key(a.key)
     signer = Signer(a.key)
-    led = Ledger(a.site, a.records, a.every, signer, a.hash)
+    # Big ledgers are streamed to psql, never held (10^7 records is gigabytes).
+    big = a.records > 100000
+    led = Ledger(a.site, a.records, a.every, signer, a.hash, keep=not big)
     if a.pubout:
         with open(a.pubout, "w") as f:
             f.write(signer.pub_pem)
     if a.sql:
-        sys.stdout.write(led.sql())
+        led.write_sql(lambda line: sys.stdout.write(line + "\n"))
         return 0
-    psql(a.conninfo, led.sql())
+    p = subprocess.Popen([os.environ.get("PSQL", "psql"), a.conninfo, "-X", "-q",
+                          "-v", "ON_ERROR_STOP=1", "-At"], stdin=subprocess.PIPE,
+                         text=True)
+    led.write_sql(lambda line: p.stdin.write(line + "\n"))
+    p.stdin.close()
+    if p.wait() != 0:
+        raise SystemExit("make_ledger: psql failed")
     if a.json:
         json.dump({"site": a.site, "records": a.records,
-                   "checkpoints": [c[0] for c in led.checkpoints],
+                   "checkpoints": len(led.checkpoints),
                    "root": base64.b64encode(led.checkpoints[-1][1]).decode()
                    if led.checkpoints else None}, sys.stdout)
         print()
-    else:
+    elif not big:
         for r in led.records:
             print(r[1])
     return 0
