@@ -54,7 +54,7 @@
 #define MAX_KEYS	64		/* signing keys of one site (rotations) */
 #define TILE_LEVELS	(MERKLE_MAX_LEVELS / MERKLE_TILE_HEIGHT)
 
-enum { V_OK = 0, V_BAD, V_FAIL, V_NOLOG };
+enum { V_OK = 0, V_BAD, V_FAIL, V_NOLOG, V_USAGE };
 
 /* A server-side cursor read a page at a time, with one row of look-ahead. */
 struct cursor {
@@ -99,7 +99,7 @@ struct verify {
 
 	uint64_t		 from, total, ntiles, ncps;
 	int64_t			 t0, last_progress;
-	int			 status;	/* V_OK, V_BAD, V_FAIL, V_NOLOG */
+	int			 status;	/* V_OK, V_BAD, V_FAIL, V_NOLOG, V_USAGE */
 	char			 msg[768];
 };
 
@@ -797,6 +797,12 @@ start_from(struct verify *v)
 	uint64_t idx, j, size;
 	unsigned tl;
 
+	if (v->from > v->total) {
+		fail(v, "--from %" PRIu64 " is beyond the ledger's %" PRIu64
+		    " records", v->from, v->total);
+		v->status = V_USAGE;
+		return -1;
+	}
 	ledger_pgstore_set_size(v->ps, v->from);
 	if (merkle_tree_load(&v->tree, v->from, &rd) == -1)
 		goto storefail;
@@ -1005,8 +1011,8 @@ ledger_verify_main(int argc, char *argv[])
 		fprintf(stderr, "ecogatectl ledger verify: site %s: %s\n", v.site,
 		    v.msg);
 		rc = v.status == V_BAD ? EX_DATAERR : v.status == V_NOLOG ?
-		    EX_NOINPUT : gk_db_err_is_connection(v.db) ? EX_UNAVAILABLE :
-		    EX_SOFTWARE;
+		    EX_NOINPUT : v.status == V_USAGE ? EX_USAGE :
+		    gk_db_err_is_connection(v.db) ? EX_UNAVAILABLE : EX_SOFTWARE;
 	}
 	verify_clear(&v);
 	gk_db_rollback(v.db);

@@ -108,6 +108,9 @@ def case_clean():
     check(rc == 0, "clean: verify --pubkey with the site's key passes: " + out)
     expect_ok(led, "verified 600 records (seq 700..1299)", "--from", "700")
     expect_ok(led, "verified 0 records", "--from", str(N))
+    rc, out = ctl("verify", "--site", led.site, "--from", str(N + 1))
+    check(rc == 64 and "beyond the ledger's 1300 records" in out,
+          "verify --from beyond the records exits 64: " + out)
     rc, out = ctl("verify", "--site", "lc%s-nosuch" % RUN)
     check(rc == EX_NOINPUT and "no ledger" in out,
           "verify of a site without a ledger exits %d: %s" % (EX_NOINPUT, out))
