@@ -405,14 +405,17 @@ postgres_start()
 		    --locale=C >"$base/initdb.log" 2>&1; then
 			fail postgres "initdb failed" "$base/initdb.log"
 		fi
-		cat >"$data/pg_hba.conf" <<-EOF
-		# Written by ops/servers.sh. Trust on loopback TCP: test/dev use only.
-		host all all 127.0.0.1/32 trust
-		EOF
 		echo "include_if_exists = 'ecogate.conf'" >>"$data/postgresql.conf"
-		if [ "$IS_ROOT" -eq 1 ]; then
-			chown postgres: "$data/pg_hba.conf"
-		fi
+	fi
+	# Trust on loopback TCP (test/dev use only), except the role ecogate_pwtest
+	# that tests password authentication (it_db). Rewritten on every start.
+	cat >"$data/pg_hba.conf" <<-EOF
+	# Written by ops/servers.sh on every start; edits are lost.
+	host all ecogate_pwtest 127.0.0.1/32 scram-sha-256
+	host all all 127.0.0.1/32 trust
+	EOF
+	if [ "$IS_ROOT" -eq 1 ]; then
+		chown postgres: "$data/pg_hba.conf"
 	fi
 	cat >"$data/ecogate.conf" <<-EOF
 	# Written by ops/servers.sh on every start; edits are lost.

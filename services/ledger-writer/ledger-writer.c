@@ -73,6 +73,8 @@ struct lw_cfg {
 	char		*topic_ledger;
 	char		*topic_checkpoint;
 	char		*mqtt_url;
+	char		*mqtt_username;
+	char		*mqtt_password;
 	char		*hash_alg;
 	char		*key_file;
 	long long	 batch_size;
@@ -107,6 +109,10 @@ static const struct gk_cfg_key lw_keys[] = {
 	    "ecogate.checkpoint.v1", 1, 249, 0, "signed checkpoints" },
 	{ "mqtt.url", GK_CFG_STR, O(mqtt_url), "tcp://127.0.0.1:1883", 1, 0, 0,
 	    "MQTT broker: alarms, checkpoints (retained), status" },
+	{ "mqtt.username", GK_CFG_STR, O(mqtt_username), NULL, 0, 64, 0,
+	    "MQTT user (the broker's ACL names it); empty: none" },
+	{ "mqtt.password", GK_CFG_STR, O(mqtt_password), NULL, 0, 256, GK_CFG_SECRET,
+	    "MQTT password; use ECOGATE_MQTT_PASSWORD_FILE" },
 	{ "ledger.hash", GK_CFG_STR, O(hash_alg), "sha256", 1, 16, 0,
 	    "the log's hash when it is created (sha256, sm3); checked after" },
 	{ "ledger.key_file", GK_CFG_STR, O(key_file),
@@ -1013,6 +1019,8 @@ lw_init(void *arg, struct gk_loop *loop, const char *conffile)
 	}
 	memset(&bo, 0, sizeof(bo));
 	bo.url = w->cfg.mqtt_url;
+	bo.username = w->cfg.mqtt_username[0] != '\0' ? w->cfg.mqtt_username : NULL;
+	bo.password = w->cfg.mqtt_password[0] != '\0' ? w->cfg.mqtt_password : NULL;
 	bo.client_id = cid;
 	bo.status_topic = w->t_status;
 	bo.version = ECOGATE_VERSION;

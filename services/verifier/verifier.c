@@ -81,6 +81,8 @@ struct verifier_cfg {
 	char		*site;
 	char		*instance;
 	char		*mqtt_url;
+	char		*mqtt_username;
+	char		*mqtt_password;
 	char		*mqtt_persist_dir;
 	char		*kafka_brokers;
 	char		*kafka_passage_topic;
@@ -107,6 +109,10 @@ static const struct gk_cfg_key verifier_keys[] = {
 	    "instance id in the status topic and client ids" },
 	{ "mqtt.url", GK_CFG_STR, O(mqtt_url), "tcp://127.0.0.1:1883", 0, 0, 0,
 	    "MQTT broker URL" },
+	{ "mqtt.username", GK_CFG_STR, O(mqtt_username), NULL, 0, 64, 0,
+	    "MQTT user (the broker's ACL names it); empty: none" },
+	{ "mqtt.password", GK_CFG_STR, O(mqtt_password), NULL, 0, 256, GK_CFG_SECRET,
+	    "MQTT password; use ECOGATE_MQTT_PASSWORD_FILE" },
 	{ "mqtt.persist_dir", GK_CFG_STR, O(mqtt_persist_dir), NULL, 0, 0, 0,
 	    "where Paho keeps in-flight QoS 1 messages; empty: memory" },
 	{ "kafka.brokers", GK_CFG_STR, O(kafka_brokers), "127.0.0.1:9092", 1, 0, 0,
@@ -1376,6 +1382,8 @@ verifier_setup(struct verifier *v)
 	    v->cfg.instance);
 	memset(&bo, 0, sizeof(bo));
 	bo.url = v->cfg.mqtt_url;
+	bo.username = v->cfg.mqtt_username[0] != '\0' ? v->cfg.mqtt_username : NULL;
+	bo.password = v->cfg.mqtt_password[0] != '\0' ? v->cfg.mqtt_password : NULL;
 	bo.client_id = client_id;
 	bo.status_topic = status;
 	bo.version = VERIFIER_VERSION;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gatekit/db.h"
+#include "gatekit/util.h"
 #include "gatekit/log.h"
 #include "t.h"
 
@@ -519,6 +520,64 @@ test_reconnect(struct gk_db *db)
 	    NCOPY);
 }
 
+/*
+ * A password reaches the server: from opts, or from the file that
+ * ECOGATE_PG_PASSWORD_FILE names (a Docker secret). The fixture's pg_hba asks the
+ * role ecogate_pwtest for a SCRAM password; everyone else is trusted.
+ */
+static void
+test_password(struct gk_db *admin)
+{
+	struct gk_db_opts	 o;
+	struct gk_db		*db;
+	struct gk_db_res	*r;
+	char			 pw[64], sql[160], ci[256], file[] = "/tmp/it_db_pw.XXXXXX";
+	FILE			*fp;
+	int			 fd;
+
+	snprintf(pw, sizeof(pw), "pw-%d-%lld", (int)getpid(), (long long)gk_wall_ms());
+	snprintf(sql, sizeof(sql), "DO $$ BEGIN CREATE ROLE ecogate_pwtest LOGIN; "
+	    "EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+	T_REQUIRE(gk_db_cmd(admin, sql, 0, NULL) == 0);
+	snprintf(sql, sizeof(sql), "ALTER ROLE ecogate_pwtest PASSWORD '%s'", pw);
+	T_REQUIRE(gk_db_cmd(admin, sql, 0, NULL) == 0);
+	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=ecogate_pwtest "
+	    "dbname=postgres", pgport);
+
+	T_REQUIRE((fd = mkstemp(file)) != -1);
+	T_REQUIRE((fp = fdopen(fd, "w")) != NULL);
+	fprintf(fp, "%s\n", pw);		/* as `openssl rand ... > file` leaves it */
+	fclose(fp);
+	setenv("ECOGATE_PG_PASSWORD_FILE", file, 1);
+	T_REQUIRE((db = gk_db_new(ci, NULL)) != NULL);
+	r = gk_db_exec(db, "SELECT current_user", 0, NULL);
+	T_CHECKF(r != NULL && strcmp(gk_db_res_value(r, 0, 0), "ecogate_pwtest") == 0,
+	    "%s", gk_db_errmsg(db));
+	gk_db_res_free(r);
+	gk_db_free(db);
+
+	/* A wrong password is refused, with the server's reason. */
+	T_REQUIRE((fp = fopen(file, "w")) != NULL);
+	fprintf(fp, "not-%s\n", pw);
+	fclose(fp);
+	T_REQUIRE((db = gk_db_new(ci, NULL)) != NULL);
+	T_CHECK(gk_db_connect(db) == -1 &&
+	    strstr(gk_db_errmsg(db), "password authentication failed") != NULL);
+	gk_db_free(db);
+
+	/* opts.password wins over the file. */
+	memset(&o, 0, sizeof(o));
+	o.password = pw;
+	T_REQUIRE((db = gk_db_new(ci, &o)) != NULL);
+	T_CHECKF(gk_db_connect(db) == 0, "%s", gk_db_errmsg(db));
+	gk_db_free(db);
+
+	/* A file that cannot be read is a configuration error, said at once. */
+	unlink(file);
+	T_CHECK(gk_db_new(ci, NULL) == NULL);
+	unsetenv("ECOGATE_PG_PASSWORD_FILE");
+}
+
 int
 main(void)
 {
@@ -550,6 +609,7 @@ main(void)
 	test_tx(db);
 	test_copy(db);
 	test_options();
+	test_password(admin);
 	test_reconnect(db);
 	gk_db_free(db);
 

@@ -12,6 +12,7 @@
  * the next call reconnects at once, and failed attempts are spaced by a doubling,
  * capped, jittered backoff so a database that is down is not hammered.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@ struct gk_db {
 	char		 appname[64];
 	char		 connect_timeout[16];	/* text, as libpq takes it */
 	char		 options[64];		/* "-c statement_timeout=N" or "" */
+	char		*password;		/* NULL: none given */
 	int		 backoff_min_ms;
 	int		 backoff_max_ms;
 
@@ -122,6 +124,42 @@ db_notice(void *arg, const char *message)
 	gk_log(GK_LOG_DEBUG, "db.notice", "msg=%s", buf);
 }
 
+/*
+ * The password from the file ECOGATE_PG_PASSWORD_FILE names, when it is set: how
+ * Docker secrets reach a daemon. 0 (none, or read), -1 (logged).
+ */
+static int
+password_file(struct gk_db *db)
+{
+	const char	*path = getenv("ECOGATE_PG_PASSWORD_FILE");
+	char		 buf[1024];
+	size_t		 n;
+	FILE		*fp;
+
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	if ((fp = fopen(path, "r")) == NULL) {
+		gk_log(GK_LOG_ERR, "db.error", "reason=%s path=%s error=%s",
+		    "ECOGATE_PG_PASSWORD_FILE unreadable", path, strerror(errno));
+		return -1;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	if (n == 0 || strlen(buf) != n) {
+		gk_log(GK_LOG_ERR, "db.error", "reason=%s path=%s",
+		    "ECOGATE_PG_PASSWORD_FILE empty or binary", path);
+		return -1;
+	}
+	db->password = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return db->password == NULL ? -1 : 0;
+}
+
 struct gk_db *
 gk_db_new(const char *conninfo, const struct gk_db_opts *opts)
 {
@@ -157,6 +195,11 @@ gk_db_new(const char *conninfo, const struct gk_db_opts *opts)
 		goto fail;
 	}
 	snprintf(db->connect_timeout, sizeof(db->connect_timeout), "%d", ct);
+	if (opts != NULL && opts->password != NULL) {
+		if ((db->password = strdup(opts->password)) == NULL)
+			goto fail;
+	} else if (password_file(db) == -1)
+		goto fail;
 	if (st > 0)
 		snprintf(db->options, sizeof(db->options), "-c statement_timeout=%d", st);
 	db->rng = (uint64_t)gk_mono_ms() ^ (uint64_t)(uintptr_t)db ^ 0x9e3779b97f4a7c15ULL;
@@ -164,8 +207,10 @@ gk_db_new(const char *conninfo, const struct gk_db_opts *opts)
 		db->rng = 1;
 	return db;
 fail:
-	if (db != NULL)
+	if (db != NULL) {
 		free(db->conninfo);
+		free(db->password);
+	}
 	free(db);
 	return NULL;
 }
@@ -181,6 +226,10 @@ gk_db_free(struct gk_db *db)
 		/* It may hold a password. */
 		explicit_bzero(db->conninfo, strlen(db->conninfo));
 		free(db->conninfo);
+	}
+	if (db->password != NULL) {
+		explicit_bzero(db->password, strlen(db->password));
+		free(db->password);
 	}
 	free(db);
 }
@@ -281,6 +330,9 @@ db_ensure(struct gk_db *db)
 	}
 	/* Our defaults first so a conninfo value overrides them; options last. */
 	keys[k] = "application_name";	vals[k++] = db->appname;
+	if (db->password != NULL) {
+		keys[k] = "password";	vals[k++] = db->password;
+	}
 	keys[k] = "connect_timeout";	vals[k++] = db->connect_timeout;
 	keys[k] = "client_encoding";	vals[k++] = "UTF8";
 	/*

@@ -50,6 +50,12 @@ struct gk_db_opts {
 	int		 statement_timeout_ms;	/* 0: the server's setting */
 	int		 backoff_min_ms;	/* 200 */
 	int		 backoff_max_ms;	/* 10000 */
+	/*
+	 * Password for the server (a conninfo password wins). NULL: the file named by
+	 * the environment variable ECOGATE_PG_PASSWORD_FILE when set (a Docker secret;
+	 * one trailing newline ignored), else none (libpq's own PGPASSFILE still works).
+	 */
+	const char	*password;
 };
 
 /*
