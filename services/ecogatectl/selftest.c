@@ -5,11 +5,17 @@
  * messages really come back?"); the demo runs it on loopback.
  *
  * For each sample plate read (schemas/examples/plate-read.v1/valid-*.json, or the
- * built-in plates): publish it QoS 1 on ecogate/v1/{site}/lane/{lane}/plate and await
- * it on a subscription; parse it strictly and check the plate; cache a registry entry
- * in Redis and read all of them back in one pipeline; produce it to Kafka and consume
- * it back through a consumer group, committing offsets; upsert the vehicle into the
- * PostgreSQL registry and count it. Every wait has a deadline.
+ * built-in plates): publish it QoS 1 on ecogate/v1/selftest/lane/in-1/plate and await
+ * it on a subscription; parse it strictly and check the plate; cache an entry in Redis
+ * under ecogate:selftest: and read all of them back in one pipeline; produce it to
+ * Kafka (ecogate.selftest.v1) and consume it back through a consumer group,
+ * committing offsets; insert the vehicle into the PostgreSQL registry, count it and
+ * roll the transaction back. Every wait has a deadline.
+ *
+ * It runs against a live plant, so it touches nothing the gate reads: the MQTT site
+ * is always "selftest" (a verifier of the plant's site, with its persistent session,
+ * would otherwise take the samples for vehicles at its gate), the Redis keys and the
+ * Kafka topic are its own, and the registry rows never commit.
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -36,8 +42,10 @@
 #define MAX_SAMPLES	64
 #define MAX_READ	(64 * 1024)
 
+/* The MQTT site the samples travel under: never a plant's (see above). */
+#define SELFTEST_SITE	"selftest"
+
 struct selftest_cfg {
-	char		*site;
 	char		*mqtt_url;
 	char		*kafka_brokers;
 	char		*kafka_topic;
@@ -49,8 +57,6 @@ struct selftest_cfg {
 };
 
 static const struct gk_cfg_key selftest_keys[] = {
-	{ "site", GK_CFG_STR, offsetof(struct selftest_cfg, site), "site1", 1, 32, 0,
-	    "site id used in topics" },
 	{ "mqtt.url", GK_CFG_STR, offsetof(struct selftest_cfg, mqtt_url),
 	    "tcp://127.0.0.1:21883", 0, 0, 0, "MQTT broker" },
 	{ "kafka.brokers", GK_CFG_STR, offsetof(struct selftest_cfg, kafka_brokers),
@@ -167,7 +173,7 @@ load_samples(struct selftest *t)
 			snprintf(buf, sizeof(buf), "{\"schema\":\"ecogate.plate-read.v1\","
 			    "\"event_id\":\"%s\",\"site\":\"%s\",\"lane\":\"in-1\","
 			    "\"ts\":\"%s\",\"plate\":\"%s\",\"colour\":\"%s\","
-			    "\"confidence\":0.97,\"source\":\"lpr\"}", id, t->cfg.site, ts,
+			    "\"confidence\":0.97,\"source\":\"lpr\"}", id, SELFTEST_SITE, ts,
 			    builtin[i][0], builtin[i][1]);
 			if (take_sample(t, "built-in sample", buf, strlen(buf)) == -1)
 				return -1;
@@ -343,7 +349,7 @@ test_mqtt(struct selftest *t)
 		goto out;
 	}
 	/* The topic builder refuses wildcards, so build the filter from a topic. */
-	snprintf(filter, sizeof(filter), "ecogate/v1/%s/lane/+/plate", t->cfg.site);
+	snprintf(filter, sizeof(filter), "ecogate/v1/%s/lane/+/plate", SELFTEST_SITE);
 	if (!gk_bus_filter_valid(filter) || gk_bus_subscribe(bus, filter, 1) == -1) {
 		report(t, "mqtt", 0, "bad subscription filter %s", filter);
 		goto out;
@@ -353,8 +359,8 @@ test_mqtt(struct selftest *t)
 		goto out;
 	}
 	if (gk_bus_topic(topic, sizeof(topic), "ecogate/v1/%s/lane/in-1/plate",
-	    t->cfg.site) == -1) {
-		report(t, "mqtt", 0, "site \"%s\" cannot be used in a topic", t->cfg.site);
+	    SELFTEST_SITE) == -1) {
+		report(t, "mqtt", 0, "site \"%s\" cannot be used in a topic", SELFTEST_SITE);
 		goto out;
 	}
 	for (i = 0; i < t->n; i++) {
@@ -513,8 +519,8 @@ test_kafka(struct selftest *t)
 		h.name = "event_id";
 		h.value = t->s[i].event_id;
 		h.len = strlen(t->s[i].event_id);
-		if (gk_stream_produce(p, t->cfg.kafka_topic, t->cfg.site,
-		    strlen(t->cfg.site), t->s[i].json, strlen(t->s[i].json), &h, 1,
+		if (gk_stream_produce(p, t->cfg.kafka_topic, SELFTEST_SITE,
+		    strlen(SELFTEST_SITE), t->s[i].json, strlen(t->s[i].json), &h, 1,
 		    NULL) == -1)
 			t->kafka_failed++;
 	}
@@ -542,7 +548,10 @@ out:
 		;
 }
 
-/* PostgreSQL: the sample vehicles upserted into the registry, then counted. */
+/*
+ * PostgreSQL: the sample vehicles inserted into the registry and counted inside a
+ * transaction that is rolled back, so the plant's registry never holds them.
+ */
 static void
 test_pg(struct selftest *t)
 {
@@ -559,6 +568,11 @@ test_pg(struct selftest *t)
 		gk_db_free(db);
 		return;
 	}
+	if (gk_db_begin(db) == -1) {
+		report(t, "postgres", 0, "begin: %s", gk_db_errmsg(db));
+		gk_db_free(db);
+		return;
+	}
 	for (i = 0; i < t->n; i++) {
 		params[0] = t->s[i].plate;
 		params[1] = t->s[i].colour;
@@ -567,6 +581,7 @@ test_pg(struct selftest *t)
 		    "ON CONFLICT (plate, plate_colour) DO NOTHING", 2, params) == -1) {
 			report(t, "postgres", 0, "insert %s: %s %s", t->s[i].plate,
 			    gk_db_errcode(db), gk_db_errmsg(db));
+			gk_db_rollback(db);
 			gk_db_free(db);
 			return;
 		}
@@ -576,8 +591,10 @@ test_pg(struct selftest *t)
 			found++;
 		gk_db_res_free(r);
 	}
+	gk_db_rollback(db);
 	report(t, "postgres", found == t->n,
-	    "%zu/%zu vehicles present in the registry after upsert in %lld ms", found,
+	    "%zu/%zu vehicles present in the registry after insert (rolled back) in "
+	    "%lld ms", found,
 	    t->n, (long long)(gk_mono_ms() - t0));
 	gk_db_free(db);
 }
@@ -621,7 +638,7 @@ selftest_run(int argc, char *argv[])
 		t.bad++;
 		goto out;
 	}
-	printf("selftest: %zu sample plate reads, site %s\n", t.n, t.cfg.site);
+	printf("selftest: %zu sample plate reads, site %s\n", t.n, SELFTEST_SITE);
 	test_mqtt(&t);
 	test_redis(&t);
 	test_kafka(&t);

@@ -19,6 +19,15 @@ if(TARGET ecogatectl)
 		RESOURCE_LOCK "mosquitto;redis;postgres;kafka"
 		ENVIRONMENT "${ctl_env};ECOGATE_SAMPLES=${PROJECT_SOURCE_DIR}/schemas/examples/plate-read.v1"
 		PASS_REGULAR_EXPRESSION "selftest: all servers answered" TIMEOUT 180)
+	find_program(PSQL psql)
+	if(PSQL)
+		add_test(NAME ecogatectl.selftest_clean
+			COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/selftest_clean.sh)
+		set_tests_properties(ecogatectl.selftest_clean PROPERTIES
+			LABELS integration FIXTURES_REQUIRED "servers;migrated"
+			RESOURCE_LOCK "mosquitto;redis;postgres;kafka" TIMEOUT 180
+			ENVIRONMENT "${ctl_env};ECOGATECTL=$<TARGET_FILE:ecogatectl>;PSQL=${PSQL}")
+	endif()
 	add_test(NAME ecogatectl.selftest_fails COMMAND ecogatectl selftest)
 	# Nothing listens on port 1: the self test must say so and fail, not hang or pass.
 	set_tests_properties(ecogatectl.selftest_fails PROPERTIES LABELS integration
