@@ -250,7 +250,7 @@ def main(argv):
         return 1
     if not load_policy(traffic["policy"]):
         return 1
-    ids, results = set(), {}
+    ids, results, order = set(), {}, []
     for step in traffic["steps"]:
         if "alert" in step:
             rc, out = ctl("policy", "set-alert", step["alert"], "--operator", "demo",
@@ -265,9 +265,13 @@ def main(argv):
         d = vehicle(step, watch)
         if d is not None:
             ids.add(d["event_id"])
+            order.append(d["event_id"])
             results[d["result"]] = results.get(d["result"], 0) + 1
     n = kafka_count(ids, time.monotonic() + 20)
     watch.close()
+    # For demo.sh's ledger proof: the passages in the order they were decided.
+    with open(os.path.join(STATE, "passages.txt"), "w", encoding="utf-8") as f:
+        f.writelines(i + "\n" for i in order)
     print("\n== %d passages: %s; %d of them on Kafka ecogate.passage.v1 (read "
           "back with kcat)" % (len(ids), ", ".join("%s %d" % kv for kv in
                                                   sorted(results.items())), n))

@@ -74,10 +74,13 @@ static const struct cmd cmds[] = {
 	    "             [--brokers HOSTS] [--mqtt URL]",
 	    "release a lane's barrier by hand (audited on " AUDIT_TOPIC ")" },
 	{ "ledger", cmd_ledger,
-	    "verify [--site S] [--from SEQ] | prove EVENT_ID [-o FILE] |\n"
-	    "             check-proof FILE --pubkey KEY.pem | export --from DATE --to DATE\n"
-	    "             --format csv|xlsx [--ledger transport|fleet|machinery] |\n"
-	    "             migrate-import FILE",
+	    "verify [--site S] [--from SEQ] [--pubkey KEY.pem] |\n"
+	    "             prove EVENT_ID [--site S] [-o FILE] |\n"
+	    "             check-proof FILE --pubkey KEY.pem |\n"
+	    "             export --from DATE --to DATE --format csv|xlsx\n"
+	    "               [--ledger transport|fleet|machinery|audit] [-o FILE] |\n"
+	    "             migrate-import FILE --operator NAME --reason TEXT [--dry-run]\n"
+	    "             [--db CONNINFO]",
 	    "check, prove and export the verifiable ledger (docs/ledger.md)" },
 	{ "selftest", selftest_run, "[-n] [-f FILE]",
 	    "send sample plate reads through MQTT, Redis, Kafka and PostgreSQL" },
