@@ -55,14 +55,18 @@ done
 # here; migrated by the bench build's ecogatectl).
 if matches bench_ledger && [ -x "$dir/bench_ledger" ]; then
 	found=1
+	# pg_env CMD...: CMD with the bench's PostgreSQL in its environment.
+	pg_env() {
+		env ECOGATE_STATE_DIR="$PWD/build/bench/servers" ECOGATE_PG_PORT=24432 \
+		    ECOGATE_PG_CONNINFO="host=127.0.0.1 port=24432 dbname=ecogate user=postgres" \
+		    "$@"
+	}
 	(
-		export ECOGATE_STATE_DIR=$PWD/build/bench/servers ECOGATE_PG_PORT=24432
-		export ECOGATE_PG_CONNINFO="host=127.0.0.1 port=24432 dbname=ecogate user=postgres"
-		trap 'ops/servers.sh stop postgres >/dev/null 2>&1 || true' EXIT
+		trap 'pg_env ops/servers.sh stop postgres >/dev/null 2>&1 || true' EXIT
 		echo "== bench_ledger (PostgreSQL on 24432, build/bench/servers)"
-		ops/servers.sh start postgres >/dev/null
-		build/bench/services/ecogatectl/ecogatectl migrate >/dev/null
-		"$dir/bench_ledger" 100000 1000
+		pg_env ops/servers.sh start postgres >/dev/null
+		pg_env build/bench/services/ecogatectl/ecogatectl migrate >/dev/null
+		pg_env "$dir/bench_ledger" 100000 1000
 	) || echo "(bench_ledger could not run: see above)"
 fi
 

@@ -96,8 +96,8 @@ count_lines() {
 # start_sim [PORT]: starts the simulator on PORT, or on a free port in 16000-16999
 # (it exits 2 when the port is taken: try another). Sets SIM_PID and SIM_PORT.
 start_sim() {
-	local try p
-	for try in $(seq 1 30); do
+	local p
+	for _ in $(seq 1 30); do
 		p=${1:-$((16000 + RANDOM % 1000))}
 		NSIM=$((NSIM + 1))
 		SIM_LOG=$WORK/sim.$NSIM.log
