@@ -24,7 +24,8 @@ done
 kill "$sub" 2>/dev/null; wait "$sub" 2>/dev/null
 after=$(q "SELECT count(*) FROM vehicle")
 [ "$before" = "$after" ] || { echo "FAIL: registry had $before vehicles, now $after"; fail=1; }
-[ "$(q "SELECT count(*) FROM vehicle WHERE fleet_name = 'ecogatectl selftest'")" = 0 ] ||
+[ "$(q "SELECT count(*) FROM vehicle WHERE fleet_name = 'ecogatectl selftest' AND
+    created_at > now() - interval '10 minutes'")" = 0 ] ||
     { echo "FAIL: selftest vehicles left in the registry"; fail=1; }
 if grep -v -e '^ecogate/v1/selftest/' -e '^ecogate/v1/probe/' "$W" | grep -q .; then
 	echo "FAIL: selftest published on a plant's site:"; cat "$W"
