@@ -22,6 +22,7 @@ Each run uses its own site, topics and consumer group. Environment: LEDGER_WRITE
 ECOGATE_PG_CONNINFO, ECOGATE_{MQTT,KAFKA}_PORT, ECOGATE_OPS; optionally
 LW_PASSAGES (10000), LW_SEED, LW_KEEP=1 (keep the temp dir).
 """
+import base64
 import hashlib
 import json
 import os
@@ -37,12 +38,15 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from gatetest import FAILURES, check, uuid7  # noqa: E402
+import gatetest  # noqa: E402
 
 ENV = os.environ
 MODE = sys.argv[1] if len(sys.argv) > 1 else "kill"
 WRITER = ENV["LEDGER_WRITER"]
 PG = ENV["ECOGATE_PG_CONNINFO"]
 OPS = ENV.get("ECOGATE_OPS", "ops")
+SRC = ENV.get("ECOGATE_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                  "..", ".."))
 KAFKA = "127.0.0.1:" + ENV["ECOGATE_KAFKA_PORT"]
 MQTT = "tcp://127.0.0.1:" + ENV.get("ECOGATE_MQTT_PORT", "1883")
 N = int(ENV.get("LW_PASSAGES", "10000"))
@@ -251,6 +255,44 @@ def judge(expect, writer):
         check(mth(leaves[:n]).hex() == cp[0][1], "checkpoint root = RFC 9162 root of the leaves")
     print("records %d, writer starts %d, evidence rows checked %d" %
           (len(rows), writer.starts, len(stored)))
+    outputs({int(r[0]): r[3] for r in rows}, cp[0] if cp else None)
+
+
+def outputs(bodies, cp):
+    """What the writer told the world after its commits: every record on the
+    analytics topic with its committed body (duplicates allowed: at least once), and
+    the newest checkpoint on Kafka and retained on MQTT, schema-valid and equal to the
+    table's."""
+    topic = "it.lw.%s.ledger" % RUN
+    r = subprocess.run(["kcat", "-C", "-b", KAFKA, "-t", topic, "-e", "-q", "-f",
+                        "%s\n"], capture_output=True, text=True, timeout=120)
+    seen, wrong = set(), 0
+    for line in r.stdout.splitlines():
+        rec = json.loads(line)
+        seen.add(rec["seq"])
+        wrong += bodies.get(rec["seq"]) != line
+    check(seen == set(bodies), "ecogate.ledger.v1 carries every committed record "
+          "(%d of %d)" % (len(seen & set(bodies)), len(bodies)))
+    check(wrong == 0, "ecogate.ledger.v1 values are the committed bodies: %d differ" % wrong)
+    v = gatetest.validator(SRC, "checkpoint.v1")
+    r = subprocess.run(["kcat", "-C", "-b", KAFKA, "-t", "it.lw.%s.checkpoint" % RUN,
+                        "-e", "-q", "-f", "%s\n"], capture_output=True, text=True,
+                       timeout=60)
+    cps = [json.loads(x) for x in r.stdout.splitlines()]
+    check(bool(cps) and all(not list(v.iter_errors(c)) for c in cps),
+          "checkpoints on Kafka schema-valid (%d)" % len(cps))
+    newest = max(cps, key=lambda c: c["tree_size"]) if cps else None
+    check(cp is not None and newest is not None and
+          newest["tree_size"] == int(cp[0]) and
+          base64.b64decode(newest["root_hash"]).hex() == cp[1],
+          "newest Kafka checkpoint = the table's newest")
+    r = subprocess.run(["mosquitto_sub", "-p", MQTT.rsplit(":", 1)[1], "-t",
+                        "ecogate/v1/%s/checkpoint" % SITE, "-C", "1", "-W", "10"],
+                       capture_output=True, text=True)
+    m = json.loads(r.stdout) if r.stdout.strip() else None
+    check(m is not None and not list(v.iter_errors(m)) and newest is not None and
+          m["tree_size"] == newest["tree_size"],
+          "retained MQTT checkpoint schema-valid and the newest")
 
 
 def main():
