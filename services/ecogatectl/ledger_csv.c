@@ -207,37 +207,6 @@ ledger_csv_columns(int l, size_t *n)
 	return ledgers[l].cols;
 }
 
-/* Calendar arithmetic (proleptic Gregorian; H. Hinnant's days_from_civil). */
-
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t	era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-	int64_t	era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 static int
 valid_date(int y, int m, int d)
 {
@@ -260,12 +229,13 @@ local_format(int64_t ms, char out[LEDGER_CSV_TS_LEN])
 {
 	int64_t	local = ms + CST_OFFSET_MS, days = floordiv(local, DAY_MS);
 	int64_t	sod = (local - days * DAY_MS) / 1000;
-	int	y, m, d;
+	int64_t	y;
+	int	m, d;
 	char	buf[64];
 
-	civil_from_days(days, &y, &m, &d);
+	gk_civil_from_days(days, &y, &m, &d);
 	/* gk_ts_parse() keeps years 0000-9999, so this fits; buf quiets the compiler. */
-	snprintf(buf, sizeof(buf), "%04d%02d%02d %02d%02d%02d", y % 10000, m, d,
+	snprintf(buf, sizeof(buf), "%04d%02d%02d %02d%02d%02d", (int)(y % 10000), m, d,
 	    (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
 	gk_strlcpy(out, buf, LEDGER_CSV_TS_LEN);
 }
@@ -319,14 +289,14 @@ int
 ledger_csv_day_start(const char *day, int next, char *out, size_t outlen)
 {
 	int	y, m, d;
-	int64_t	days;
+	int64_t	days, yy;
 	int	n;
 
 	if (day == NULL || parse_day(day, &y, &m, &d) == -1)
 		return -1;
-	days = days_from_civil(y, m, d) + (next != 0);
-	civil_from_days(days, &y, &m, &d);
-	n = snprintf(out, outlen, "%04d-%02d-%02dT00:00:00+08:00", y, m, d);
+	days = gk_days_from_civil(y, m, d) + (next != 0);
+	gk_civil_from_days(days, &yy, &m, &d);
+	n = snprintf(out, outlen, "%04d-%02d-%02dT00:00:00+08:00", (int)yy, m, d);
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
@@ -389,7 +359,7 @@ ledger_csv_parse_time(const char *s, int64_t *ms)
 	}
 	if (!valid_date(v[0], v[1], v[2]) || v[3] > 23 || v[4] > 59 || v[5] > 59)
 		return -1;
-	*ms = ((days_from_civil(v[0], v[1], v[2]) * 86400LL + v[3] * 3600LL +
+	*ms = ((gk_days_from_civil(v[0], v[1], v[2]) * 86400LL + v[3] * 3600LL +
 	    v[4] * 60LL + v[5]) * 1000) - CST_OFFSET_MS;
 	return 0;
 }
@@ -1187,13 +1157,12 @@ int
 ledger_csv_import_id(char out[GK_ID_LEN], const char *site, const char *file_sha256,
     int line, int64_t ms)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	static const char	 tag[] = "ecogate.ledger-import.v1";
-	unsigned char		 d[EVP_MAX_MD_SIZE], b[16];
+	unsigned char		 d[EVP_MAX_MD_SIZE];
 	unsigned int		 dlen = 0;
 	char			 ln[16];
 	EVP_MD_CTX		*ctx;
-	int			 ok, i, k;
+	int			 ok;
 
 	if (site == NULL || file_sha256 == NULL || site[0] == '\0' ||
 	    file_sha256[0] == '\0' || line < 1)
@@ -1211,21 +1180,6 @@ ledger_csv_import_id(char out[GK_ID_LEN], const char *site, const char *file_sha
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return -1;
-	if (ms < 0)
-		ms = 0;
-	if (ms > 0xffffffffffffLL)
-		ms = 0xffffffffffffLL;
-	for (i = 0; i < 6; i++)
-		b[i] = (unsigned char)((uint64_t)ms >> (40 - 8 * i));
-	memcpy(b + 6, d, 10);
-	b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));	/* version 7 */
-	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));	/* variant 10 */
-	for (i = 0, k = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[k++] = '-';
-		out[k++] = hex[b[i] >> 4];
-		out[k++] = hex[b[i] & 0x0f];
-	}
-	out[k] = '\0';
+	gk_id_from_digest(ms, d, out);
 	return 0;
 }

@@ -41,34 +41,6 @@ struct ledger_pgstore {
 	struct row		 rows[NROWS];
 };
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int
-ledger_hex_decode(const char *hex, uint8_t *out, size_t n)
-{
-	size_t i;
-	int hi, lo;
-
-	for (i = 0; i < n; i++) {
-		hi = hexval(hex[2 * i]);
-		lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return hex[2 * n] == '\0' ? 0 : -1;
-}
-
 struct ledger_pgstore *
 ledger_pgstore_new(struct gk_db *db, const char *site, struct merkle_hasher *h,
     uint64_t size)
@@ -135,7 +107,7 @@ read_full(struct ledger_pgstore *ps, struct row *r)
 	if (gk_db_res_nrows(res) != 1 || (v = gk_db_res_value(res, 0, 0)) == NULL)
 		gk_errf(ps->err, sizeof(ps->err), "tile %u/%" PRIu64 " is missing",
 		    r->tlevel, r->tindex);
-	else if (ledger_hex_decode(v, r->h[0].b, sizeof(r->h)) == -1)
+	else if (gk_hex_decode(v, r->h[0].b, sizeof(r->h)) == -1)
 		gk_errf(ps->err, sizeof(ps->err), "tile %u/%" PRIu64 " is malformed",
 		    r->tlevel, r->tindex);
 	else {
@@ -186,10 +158,10 @@ extend_partial(struct ledger_pgstore *ps, struct row *r, unsigned need)
 			break;
 		v = gk_db_res_value(res, i, 1);
 		if (r->tlevel == 0) {
-			if (v == NULL || ledger_hex_decode(v, r->h[r->n].b,
+			if (v == NULL || gk_hex_decode(v, r->h[r->n].b,
 			    MERKLE_HASH_LEN) == -1)
 				break;
-		} else if (v == NULL || ledger_hex_decode(v, tile[0].b,
+		} else if (v == NULL || gk_hex_decode(v, tile[0].b,
 		    sizeof(tile)) == -1 || merkle_tile_fold(ps->h, tile,
 		    MERKLE_TILE_WIDTH, &r->h[r->n]) == -1)
 			break;

@@ -57,12 +57,4 @@ const char		*ledger_pgstore_error(const struct ledger_pgstore *ps);
  */
 int			 ledger_pgstore_db_failed(const struct ledger_pgstore *ps);
 
-/*
- * Decodes 2 * n hex digits at hex into out. Returns 0, or -1 when hex is not exactly
- * that many hex digits. (Shared with ledger_verify.c, which reads bytea columns
- * through encode(..., 'hex') the same way.)
- */
-int			 ledger_hex_decode(const char *hex, uint8_t *out,
-			    size_t n);
-
 #endif

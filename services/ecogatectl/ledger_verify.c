@@ -364,7 +364,7 @@ narrow(struct verify *v, uint64_t cpsize)
 		    "FROM ledger_tile WHERE site = $1 AND level = $2 AND idx = $3", 3,
 		    p)) == NULL)
 			return dbfail(v, "reading ledger_tile");
-		ok = gk_db_res_nrows(res) == 1 && ledger_hex_decode(
+		ok = gk_db_res_nrows(res) == 1 && gk_hex_decode(
 		    gk_db_res_value(res, 0, 0), stored[0].b, sizeof(stored)) == 0;
 		gk_db_res_free(res);
 		if (!ok)
@@ -429,7 +429,7 @@ check_checkpoint(struct verify *v, struct gk_db_res *res, int row, uint64_t cpsi
 	if (cp.size != cpsize)
 		return bad(v, "checkpoint at size %" PRIu64 ": its note says size "
 		    "%" PRIu64, cpsize, cp.size);
-	if (ledger_hex_decode(rootcol, colroot.b, MERKLE_HASH_LEN) == -1 ||
+	if (gk_hex_decode(rootcol, colroot.b, MERKLE_HASH_LEN) == -1 ||
 	    !hash_eq(&colroot, &cp.root))
 		return bad(v, "checkpoint at size %" PRIu64 ": root_hash column "
 		    "differs from the signed note's root", cpsize);
@@ -520,7 +520,7 @@ stored_tile(struct verify *v, unsigned tlevel, uint64_t tindex,
 		if (idx != tindex)
 			return 0;
 		hex = gk_db_res_value(res, row, 1);
-		rc = ledger_hex_decode(hex, out[0].b, MERKLE_TILE_WIDTH *
+		rc = gk_hex_decode(hex, out[0].b, MERKLE_TILE_WIDTH *
 		    MERKLE_HASH_LEN) == 0 ? 1 : 0;
 		cur_advance(&v->tile0);
 		return rc;
@@ -530,7 +530,7 @@ stored_tile(struct verify *v, unsigned tlevel, uint64_t tindex,
 	if ((res = gk_db_exec(v->db, "SELECT encode(hashes, 'hex') FROM ledger_tile "
 	    "WHERE site = $1 AND level = $2 AND idx = $3", 3, p)) == NULL)
 		return dbfail(v, "reading ledger_tile");
-	rc = gk_db_res_nrows(res) == 1 && ledger_hex_decode(gk_db_res_value(res, 0,
+	rc = gk_db_res_nrows(res) == 1 && gk_hex_decode(gk_db_res_value(res, 0,
 	    0), out[0].b, MERKLE_TILE_WIDTH * MERKLE_HASH_LEN) == 0 ? 1 : 0;
 	gk_db_res_free(res);
 	return rc;
@@ -655,7 +655,7 @@ check_record(struct verify *v, uint64_t seq, struct gk_db_res *rr, int ri,
 		fail(v, "hashing failed");
 		goto done;
 	}
-	if (lhex == NULL || ledger_hex_decode(lhex, stored.b, MERKLE_HASH_LEN) ==
+	if (lhex == NULL || gk_hex_decode(lhex, stored.b, MERKLE_HASH_LEN) ==
 	    -1 || !hash_eq(&stored, leaf)) {
 		bad(v, "seq %" PRIu64 ": body altered (leaf hash differs)", seq);
 		goto done;

@@ -144,34 +144,13 @@ hex_encode(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A bytea in PostgreSQL's hex output ("\x...") of exactly n bytes into out. */
 static int
 bytea_decode(const char *s, uint8_t *out, size_t n)
 {
-	size_t	i;
-	int	hi, lo;
-
-	if (s == NULL || s[0] != '\\' || s[1] != 'x' || strlen(s + 2) != 2 * n)
+	if (s == NULL || s[0] != '\\' || s[1] != 'x')
 		return -1;
-	for (i = 0; i < n; i++) {
-		if ((hi = hexval(s[2 + 2 * i])) < 0 ||
-		    (lo = hexval(s[3 + 2 * i])) < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
+	return gk_hex_decode(s + 2, out, n);
 }
 
 /* "\x" + hex of n bytes: a bytea text parameter. Caller free()s. */

@@ -12,12 +12,11 @@ int
 passage_id(char out[GK_ID_LEN], const char *site, const char *first_read_id,
     int64_t wall_ms)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	static const char	 tag[] = "ecogate.passage.v1";
-	unsigned char		 d[EVP_MAX_MD_SIZE], b[16];
+	unsigned char		 d[EVP_MAX_MD_SIZE];
 	unsigned int		 dlen = 0;
 	EVP_MD_CTX		*ctx;
-	int			 ok, i, k;
+	int			 ok;
 
 	if (site == NULL || first_read_id == NULL || site[0] == '\0' ||
 	    first_read_id[0] == '\0')
@@ -33,21 +32,6 @@ passage_id(char out[GK_ID_LEN], const char *site, const char *first_read_id,
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return -1;
-	if (wall_ms < 0)
-		wall_ms = 0;
-	if (wall_ms > 0xffffffffffffLL)
-		wall_ms = 0xffffffffffffLL;
-	for (i = 0; i < 6; i++)
-		b[i] = (unsigned char)((uint64_t)wall_ms >> (40 - 8 * i));
-	memcpy(b + 6, d, 10);
-	b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));	/* version 7 */
-	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));	/* variant 10 */
-	for (i = 0, k = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[k++] = '-';
-		out[k++] = hex[b[i] >> 4];
-		out[k++] = hex[b[i] & 0x0f];
-	}
-	out[k] = '\0';
+	gk_id_from_digest(wall_ms, d, out);
 	return 0;
 }

@@ -324,9 +324,43 @@ test_crc32c(void)
 	T_CHECK(gk_get_le(le, 2) == 0xbeef);
 }
 
+/* Hex, civil days and digest-derived ids, with values worked out by hand. */
+static void
+test_hex_days_digest(void)
+{
+	unsigned char	b[4], dg[10];
+	char		id[GK_ID_LEN];
+	int64_t		y;
+	int		m, d, i;
+
+	T_CHECK(gk_hex_decode("00fFa1", b, 3) == 0 && b[0] == 0 && b[1] == 0xff &&
+	    b[2] == 0xa1);
+	T_CHECK(gk_hex_decode("00ff", b, 3) == -1);		/* too short */
+	T_CHECK(gk_hex_decode("00ffa1b", b, 3) == -1);		/* too long */
+	T_CHECK(gk_hex_decode("0g", b, 1) == -1);
+
+	T_CHECK(gk_days_from_civil(1970, 1, 1) == 0);
+	T_CHECK(gk_days_from_civil(2000, 3, 1) == 11017);
+	T_CHECK(gk_days_from_civil(1969, 12, 31) == -1);
+	gk_civil_from_days(20785, &y, &m, &d);			/* 2026-11-28 */
+	T_CHECK(y == 2026 && m == 11 && d == 28);
+	gk_civil_from_days(gk_days_from_civil(2024, 2, 29), &y, &m, &d);
+	T_CHECK(y == 2024 && m == 2 && d == 29);
+
+	/* Time 0x0123456789ab, digest bytes 0x10..0x19: version and variant set. */
+	for (i = 0; i < 10; i++)
+		dg[i] = (unsigned char)(0x10 + i);
+	gk_id_from_digest(0x0123456789abLL, dg, id);
+	T_STREQ(id, "01234567-89ab-7011-9213-141516171819");
+	T_CHECK(gk_id_valid(id));
+	gk_id_from_digest(-5, dg, id);				/* clamped to 0 */
+	T_CHECK(strncmp(id, "00000000-0000-7", 15) == 0);
+}
+
 int
 main(void)
 {
+	test_hex_days_digest();
 	test_crc32c();
 	test_strlcpy();
 	test_clocks();

@@ -97,8 +97,8 @@ gk_wall_ms(void)
  * Days since 1970-01-01 of a proleptic Gregorian date. Done by hand rather than with
  * timegm(3) so that parsing never depends on TZ or on the range of time_t helpers.
  */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
+int64_t
+gk_days_from_civil(int64_t y, int m, int d)
 {
 	int64_t	 era, yoe, doy, doe;
 
@@ -110,9 +110,9 @@ days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-/* The inverse of days_from_civil. */
-static void
-civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+/* The inverse of gk_days_from_civil. */
+void
+gk_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
 	int64_t	 era, doe, yoe, doy, mp;
 
@@ -142,7 +142,7 @@ gk_ts_format(int64_t wall_ms, char *buf, size_t len)
 		rem += 86400000;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
+	gk_civil_from_days(days, &y, &m, &d);
 	if (y < 0 || y > 9999)
 		return -1;
 	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d,
@@ -220,7 +220,7 @@ gk_ts_parse(const char *s, int64_t *wall_ms)
 	    h > 23 || mi > 59 || sec > 60)
 		return -1;
 	/* A leap second (:60) lands on the next minute's second 0, as in POSIX time. */
-	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	t = gk_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	t -= (int64_t)sign * (oh * 3600 + om * 60);
 	*wall_ms = t * 1000 + ms;
 	return 0;
@@ -318,6 +318,48 @@ hexval(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+int
+gk_hex_decode(const char *hex, unsigned char *out, size_t n)
+{
+	size_t	i;
+	int	hi, lo;
+
+	for (i = 0; i < n; i++) {
+		hi = hexval(hex[2 * i]);
+		lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return hex[2 * n] == '\0' ? 0 : -1;
+}
+
+void
+gk_id_from_digest(int64_t wall_ms, const unsigned char digest[10],
+    char out[GK_ID_LEN])
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		b[16];
+	int			i, k;
+
+	if (wall_ms < 0)
+		wall_ms = 0;
+	if (wall_ms > 0xffffffffffffLL)
+		wall_ms = 0xffffffffffffLL;
+	for (i = 0; i < 6; i++)
+		b[i] = (unsigned char)((uint64_t)wall_ms >> (40 - 8 * i));
+	memcpy(b + 6, digest, 10);
+	b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));	/* version 7 */
+	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));	/* variant 10 */
+	for (i = 0, k = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[k++] = '-';
+		out[k++] = hex[b[i] >> 4];
+		out[k++] = hex[b[i] & 0x0f];
+	}
+	out[k] = '\0';
 }
 
 int

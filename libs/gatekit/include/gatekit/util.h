@@ -61,6 +61,25 @@ int	gk_ts_parse(const char *s, int64_t *wall_ms);
 int	gk_id_new(char out[GK_ID_LEN]);
 
 /*
+ * A UUIDv7 whose 48-bit time is wall_ms (clamped to 0..2^48-1) and whose other bits
+ * come from the first 10 bytes of digest (a hash of what the id stands for), so the
+ * same input always gives the same id: for ids derived from an event (a passage from
+ * its first read, an imported ledger row from its file and line).
+ */
+void	gk_id_from_digest(int64_t wall_ms, const unsigned char digest[10],
+	    char out[GK_ID_LEN]);
+
+/* n bytes from 2n hex digits (either case) that end hex. 0, or -1 when not so. */
+int	gk_hex_decode(const char *hex, unsigned char *out, size_t n);
+
+/*
+ * Days since 1970-01-01 of a proleptic Gregorian date, and back; pure arithmetic,
+ * independent of TZ and of time_t's range.
+ */
+int64_t	gk_days_from_civil(int64_t y, int m, int d);
+void	gk_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+
+/*
  * Returns 1 when s is a well-formed UUID (any version, lower or upper case hex), else 0.
  * gk_id_time returns 0 and the embedded millisecond time of a UUIDv7 in *wall_ms
  * (when not NULL), or -1 when s is not a well-formed version 7 UUID.
