@@ -434,7 +434,8 @@ parse_read(const struct verifier *v, const char *lane, const void *buf, size_t l
 {
 	static const char *const known[] = { "schema", "event_id", "site", "lane",
 	    "ts", "plate", "colour", "confidence", "char_confidences", "bbox",
-	    "source", "frame_sha256", "camera", "trigger_id", "operator" };
+	    "source", "frame_sha256", "camera", "trigger_id", "operator",
+	    "frame_id", "double_row", "model" };
 	json_t		*j, *val, *cc;
 	const char	*k, *s, *src;
 	char		 perr[160];
