@@ -26,6 +26,7 @@ PACKAGES="build-essential cmake ninja-build pkg-config clang
 	libpq-dev postgresql
 	libjansson-dev libssl-dev libmodbus-dev python3-jsonschema
 	libxlsxwriter-dev python3-openpyxl
+	darknet libturbojpeg0-dev
 	docker-compose maven procps"
 
 step()

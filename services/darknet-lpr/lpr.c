@@ -1,0 +1,324 @@
+/*
+ * The darknet side of the pipeline (lpr.h): the only file that includes darknet.h.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <darknet.h>
+
+#include "lpr.h"
+#include "yolo.h"
+
+#define YOLO_MAX	4	/* [yolo] layers in the detector */
+#define BOXES_MAX	64	/* candidates before NMS */
+
+#ifdef __SANITIZE_ADDRESS__
+/*
+ * darknet's free_network() leaves some of what make_network() allocated; that is the
+ * library's, not ours, so LeakSanitizer is told to ignore it in sanitizer builds.
+ */
+const char *__lsan_default_suppressions(void);
+const char *
+__lsan_default_suppressions(void)
+{
+	return "leak:libdarknet.so\n";
+}
+#endif
+
+struct lpr {
+	const struct lpr_models	*m;
+	network			*det;
+	network			*rd;
+	int			 nyolo;
+	int			 yolo_idx[YOLO_MAX];
+	int			 slots;
+	void			*dec;		/* TurboJPEG handle */
+	float			*det_in;	/* 3 x det w x det h */
+	float			*rd_in;		/* c x rd w x rd h */
+};
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int
+lpr_classes_parse(struct lpr_models *m, const char *s, char *err, size_t errlen)
+{
+	char	 buf[512], *tok, *save = NULL, *plus;
+	enum gk_plate_colour c;
+
+	if (strlen(s) >= sizeof(buf)) {
+		snprintf(err, errlen, "class list longer than %zu bytes", sizeof(buf) - 1);
+		return -1;
+	}
+	memcpy(buf, s, strlen(s) + 1);
+	m->nclasses = 0;
+	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		if (m->nclasses == LPR_CLASSES_MAX) {
+			snprintf(err, errlen, "more than %d classes", LPR_CLASSES_MAX);
+			return -1;
+		}
+		m->classes[m->nclasses].double_row = 0;
+		if ((plus = strchr(tok, '+')) != NULL) {
+			if (strcmp(plus, "+double") != 0) {
+				snprintf(err, errlen, "class %d: '%s': only +double may "
+				    "follow a colour", m->nclasses, tok);
+				return -1;
+			}
+			*plus = '\0';
+			m->classes[m->nclasses].double_row = 1;
+		}
+		if (strcmp(tok, "crop") == 0)
+			c = GK_PLATE_COLOUR_UNKNOWN;
+		else if (gk_plate_colour_parse(tok, &c) == -1) {
+			snprintf(err, errlen, "class %d: '%s' is not a colour", m->nclasses,
+			    tok);
+			return -1;
+		}
+		m->classes[m->nclasses++].colour = c;
+	}
+	if (m->nclasses == 0) {
+		snprintf(err, errlen, "no classes");
+		return -1;
+	}
+	return 0;
+}
+
+void
+lpr_free(struct lpr *l)
+{
+	if (l == NULL)
+		return;
+	if (l->det != NULL)
+		free_network(l->det);
+	if (l->rd != NULL)
+		free_network(l->rd);
+	frame_decoder_free(l->dec);
+	free(l->det_in);
+	free(l->rd_in);
+	free(l);
+}
+
+/* darknet calls exit() on a file it cannot open: look first. */
+static network *
+load(const char *cfg, const char *weights, const char *what, char *err,
+    size_t errlen)
+{
+	network *n;
+
+	if (access(cfg, R_OK) == -1) {
+		snprintf(err, errlen, "%s cfg %s: %s", what, cfg, strerror(errno));
+		return NULL;
+	}
+	if (weights[0] != '\0' && access(weights, R_OK) == -1)
+		weights = "";		/* random init; the daemon says so at start */
+	/* darknet's API takes char * but does not write them. */
+	n = load_network((char *)(uintptr_t)cfg, weights[0] != '\0' ?
+	    (char *)(uintptr_t)weights : NULL, 0);
+	if (n == NULL) {
+		snprintf(err, errlen, "%s cfg %s: darknet could not load it", what, cfg);
+		return NULL;
+	}
+	set_batch_network(n, 1);
+	return n;
+}
+
+struct lpr *
+lpr_new(const struct lpr_models *m, char *err, size_t errlen)
+{
+	struct lpr	*l;
+	layer		*y;
+	int		 i;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	l->m = m;
+	if ((l->det = load(m->det_cfg, m->det_weights, "detector", err, errlen)) ==
+	    NULL || (l->rd = load(m->rd_cfg, m->rd_weights, "reader", err,
+	    errlen)) == NULL)
+		goto fail;
+	if (l->det->c != 3) {
+		snprintf(err, errlen, "detector: %d input channels, want 3", l->det->c);
+		goto fail;
+	}
+	for (i = 0; i < l->det->n; i++) {
+		if (l->det->layers[i].type != YOLO)
+			continue;
+		y = &l->det->layers[i];
+		if (l->nyolo == YOLO_MAX) {
+			snprintf(err, errlen, "detector: more than %d [yolo] layers",
+			    YOLO_MAX);
+			goto fail;
+		}
+		if (y->classes != m->nclasses) {
+			snprintf(err, errlen, "detector: layer %d has %d classes, the "
+			    "configuration names %d", i, y->classes, m->nclasses);
+			goto fail;
+		}
+		l->yolo_idx[l->nyolo++] = i;
+	}
+	if (l->nyolo == 0) {
+		snprintf(err, errlen, "detector: no [yolo] layer");
+		goto fail;
+	}
+	if (l->rd->c != 1 && l->rd->c != 3) {
+		snprintf(err, errlen, "reader: %d input channels", l->rd->c);
+		goto fail;
+	}
+	if (l->rd->outputs % m->alpha.nsym != 0 ||
+	    (l->slots = l->rd->outputs / m->alpha.nsym) < 7 || l->slots > PD_POS_MAX) {
+		snprintf(err, errlen, "reader: %d outputs are not 7 to %d slots of %d "
+		    "symbols", l->rd->outputs, PD_POS_MAX, m->alpha.nsym);
+		goto fail;
+	}
+	if ((l->dec = frame_decoder_new()) == NULL ||
+	    (l->det_in = malloc(sizeof(float) * 3 * (size_t)l->det->w *
+	    (size_t)l->det->h)) == NULL ||
+	    (l->rd_in = malloc(sizeof(float) * (size_t)l->rd->c * (size_t)l->rd->w *
+	    (size_t)l->rd->h)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	return l;
+fail:
+	lpr_free(l);
+	return NULL;
+}
+
+void
+lpr_shape(const struct lpr *l, int *det_w, int *det_h, int *rd_w, int *rd_h,
+    int *rd_c, int *slots)
+{
+	*det_w = l->det->w;
+	*det_h = l->det->h;
+	*rd_w = l->rd->w;
+	*rd_h = l->rd->h;
+	*rd_c = l->rd->c;
+	*slots = l->slots;
+}
+
+static int
+clampi(float v, int lo, int hi)
+{
+	if (!(v > (float)lo))		/* NaN too */
+		return lo;
+	if (v > (float)hi)
+		return hi;
+	return (int)lroundf(v);
+}
+
+/* The detector on the letterboxed frame: boxes in frame pixels, best first. */
+static int
+detect(struct lpr *l, const struct frame *f, struct yolo_box *boxes)
+{
+	const struct lpr_models	*m = l->m;
+	struct yolo_layer	 yl;
+	layer			*y;
+	float			 sx, sy, dx, dy;
+	int			 i, n = 0;
+
+	frame_letterbox(f, 3, l->det->w, l->det->h, l->det_in, &sx, &sy, &dx, &dy);
+	network_predict(l->det, l->det_in);
+	for (i = 0; i < l->nyolo; i++) {
+		y = &l->det->layers[l->yolo_idx[i]];
+		yl.output = y->output;
+		yl.w = y->w;
+		yl.h = y->h;
+		yl.n = y->n;
+		yl.classes = y->classes;
+		yl.mask = y->mask;
+		yl.biases = y->biases;
+		yl.netw = l->det->w;
+		yl.neth = l->det->h;
+		n = yolo_boxes(&yl, m->det_thresh, boxes, n, BOXES_MAX);
+	}
+	n = yolo_nms(boxes, n, m->det_nms);
+	for (i = 0; i < n; i++) {	/* network pixels -> frame pixels */
+		boxes[i].x = (boxes[i].x - dx) * sx;
+		boxes[i].y = (boxes[i].y - dy) * sy;
+		boxes[i].w *= sx;
+		boxes[i].h *= sy;
+	}
+	return n;
+}
+
+/* Crops, reads and decodes one box into p. */
+static void
+read_plate(struct lpr *l, const struct frame *f, const struct yolo_box *b,
+    struct lpr_plate *p)
+{
+	const struct lpr_models	*m = l->m;
+	const struct lpr_class	*c = &m->classes[b->cls];
+	float			*probs;
+	float			 x0, y0, x1, y1;
+
+	memset(p, 0, sizeof(*p));
+	p->det_score = b->score;
+	p->det_class = b->cls;
+	p->double_row = c->double_row;
+	/* The box as published: clamped to the frame. */
+	p->x = clampi(b->x - b->w / 2, 0, f->w - 1);
+	p->y = clampi(b->y - b->h / 2, 0, f->h - 1);
+	p->w = clampi(b->x + b->w / 2, 0, f->w) - p->x;
+	p->h = clampi(b->y + b->h / 2, 0, f->h) - p->y;
+	p->colour = c->colour != GK_PLATE_COLOUR_UNKNOWN ? c->colour :
+	    (enum gk_plate_colour)frame_colour(f, p->x, p->y, p->w, p->h);
+	/* The reader's crop: widened as in training, clamped to the frame. */
+	x0 = fmaxf(0, b->x - b->w / 2 - m->pad_x * b->w);
+	x1 = fminf((float)f->w, b->x + b->w / 2 + m->pad_x * b->w);
+	y0 = fmaxf(0, b->y - b->h / 2 - m->pad_y * b->h);
+	y1 = fminf((float)f->h, b->y + b->h / 2 + m->pad_y * b->h);
+	if (x1 - x0 < 1 || y1 - y0 < 1)
+		return;
+	frame_sample(f, x0, y0, x1 - x0, y1 - y0, l->rd->c, l->rd->w, l->rd->h,
+	    l->rd_in);
+	probs = network_predict(l->rd, l->rd_in);
+	pd_argmax(&m->alpha, probs, l->slots, p->argmax, sizeof(p->argmax));
+	p->read_ok = pd_decode(&m->alpha, probs, l->slots, p->colour,
+	    m->plate_flags, &p->read) == 0;
+	if (p->read_ok && p->colour == GK_PLATE_COLOUR_UNKNOWN)
+		p->colour = p->read.colour;	/* the layout told it (e.g. 8 chars) */
+}
+
+void
+lpr_run(struct lpr *l, const void *jpeg, size_t len, struct lpr_result *r)
+{
+	struct yolo_box	 boxes[BOXES_MAX];
+	struct frame	 f;
+	double		 t0, t1, t2;
+	int		 i, n;
+
+	memset(r, 0, sizeof(*r));
+	t0 = now_ms();
+	r->reason = frame_decode(l->dec, jpeg, len, &l->m->limits, &f, r->err,
+	    sizeof(r->err));
+	t1 = now_ms();
+	r->decode_ms = t1 - t0;
+	if (r->reason != FRAME_OK)
+		return;
+	r->w = f.w;
+	r->h = f.h;
+	n = detect(l, &f, boxes);
+	t2 = now_ms();
+	r->detect_ms = t2 - t1;
+	r->ndet = n;
+	for (i = 0; i < n && r->nplates < l->m->max_plates; i++)
+		if (boxes[i].w >= 1 && boxes[i].h >= 1)
+			read_plate(l, &f, &boxes[i], &r->plates[r->nplates++]);
+	r->read_ms = now_ms() - t2;
+	frame_free(&f);
+}
