@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""Pack labelled plate crops into the flat file train_reader and eval_reader read (issue 5).
+
+The reader's input is a 128x32 grey crop (docs/lpr-models.md); decoding thousands of
+JPEGs in the C training loop would cost more than the network, so crops are converted
+once here: stretched to 128x32 (bilinear), grey = ITU-R 601 luma, one byte per pixel,
+with the plate's 8 slot labels as indices into models/symbols.txt (blank for slot 8 of
+7-character plates).
+
+Input folders: a labels.csv (file,plate[,kind]) when present, else file names
+`<anything>_<PLATE>.jpg` or `<PLATE>.jpg`.  --split test|val|train with --test-count,
+--val-count and --split-seed takes a deterministic part of a folder (the real crops: a
+held-out test part for the model card, a validation part that picks the checkpoint,
+and a fine-tuning part; they never overlap); --augment N writes N
+jittered copies of each crop (shifted/scaled crop box, small rotation, contrast, blur,
+noise) so that a few hundred real crops can be mixed into training.
+
+Format (little-endian): "LPRP", u32 count, u32 width, u32 height, then per crop
+8 label bytes, a kind byte (index into KINDS, 255 unknown) and width*height grey bytes.
+
+    /usr/bin/python3 tools/lpr/pack.py --in DIR --out build/lpr-data/x.pack
+"""
+
+import argparse
+import csv
+import os
+import random
+import struct
+import sys
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+W, H, SLOTS = 128, 32, 8
+KINDS = ["blue", "yellow", "yellow2", "trailer", "coach", "nev_small", "nev_large",
+         "police", "hk", "embassy", "consulate", "real"]
+
+
+def load_symbols(path):
+    with open(path, encoding="utf-8") as f:
+        syms = [l.rstrip("\n") for l in f if l.rstrip("\n")]
+    return {s: i for i, s in enumerate(syms)}, len(syms) - 1
+
+
+def list_folder(d):
+    lab = os.path.join(d, "labels.csv")
+    items = []
+    if os.path.exists(lab):
+        import glob
+        for p in [lab] + sorted(glob.glob(os.path.join(d, "labels.*.csv"))):
+            with open(p, encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    items.append((os.path.join(d, row["file"]), row["plate"],
+                                  row.get("kind") or "real"))
+    else:
+        for n in sorted(os.listdir(d)):
+            if n.lower().endswith((".jpg", ".jpeg", ".png")):
+                stem = os.path.splitext(n)[0]
+                items.append((os.path.join(d, n), stem.split("_")[-1], "real"))
+    return items
+
+
+def jitter(im, rng):
+    """One augmented copy of a real crop: what a slightly different detector box and
+    camera would give."""
+    w, h = im.size
+    l, r = rng.uniform(-0.05, 0.05) * w, w + rng.uniform(-0.05, 0.05) * w
+    t, b = rng.uniform(-0.12, 0.12) * h, h + rng.uniform(-0.12, 0.12) * h
+    im = im.rotate(rng.uniform(-4, 4), Image.BILINEAR, expand=False,
+                   fillcolor=tuple(int(v) for v in np.asarray(im).reshape(-1, 3).mean(0)))
+    im = im.crop((int(l), int(t), int(r), int(b)))
+    a = np.asarray(im).astype(np.float32)
+    a = (a - a.mean()) * rng.uniform(0.6, 1.3) + a.mean() + rng.uniform(-40, 40)
+    a = a * np.array([rng.uniform(0.85, 1.15) for _ in range(3)])
+    im = Image.fromarray(a.clip(0, 255).astype(np.uint8))
+    if rng.random() < 0.3:
+        im = im.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
+    return im
+
+
+def grey128(im, rng=None):
+    g = np.asarray(im.convert("RGB").resize((W, H), Image.BILINEAR).convert("L"),
+                   np.float32)
+    if rng is not None and rng.random() < 0.5:
+        g = g + np.random.RandomState(rng.randrange(1 << 30)).normal(0, rng.uniform(1, 8),
+                                                                        g.shape)
+    return g.clip(0, 255).astype(np.uint8)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--in", dest="inp", required=True, action="append")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--symbols", default=os.path.join(os.path.dirname(__file__),
+                                                      "../../models/symbols.txt"))
+    ap.add_argument("--split", choices=["all", "train", "val", "test"], default="all")
+    ap.add_argument("--test-count", type=int, default=150)
+    ap.add_argument("--val-count", type=int, default=100)
+    ap.add_argument("--split-seed", type=int, default=5)
+    ap.add_argument("--augment", type=int, default=0, help="jittered copies per crop")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--list", help="write the files packed to this text file")
+    args = ap.parse_args()
+
+    sym, blank = load_symbols(args.symbols)
+    items = []
+    for d in args.inp:
+        items += list_folder(d)
+    if args.split != "all":
+        items.sort()
+        order = list(range(len(items)))
+        random.Random(args.split_seed).shuffle(order)
+        # test first, then val, the rest trains: the three never overlap
+        nt, nv = args.test_count, args.val_count
+        part = {i: ("test" if k < nt else "val" if k < nt + nv else "train")
+                for k, i in enumerate(order)}
+        items = [it for i, it in enumerate(items) if part[i] == args.split]
+    rng = random.Random(args.seed)
+    recs, skipped = [], 0
+    for path, plate, kind in items:
+        if len(plate) not in (7, 8) or any(c not in sym for c in plate):
+            skipped += 1
+            continue
+        lab = bytes([sym[c] for c in plate] + [blank] * (SLOTS - len(plate)))
+        kb = bytes([KINDS.index(kind) if kind in KINDS else 255])
+        im = Image.open(path).convert("RGB")
+        if args.augment == 0:
+            recs.append(lab + kb + grey128(im).tobytes())
+        for _ in range(args.augment):
+            recs.append(lab + kb + grey128(jitter(im, rng), rng).tobytes())
+    if args.augment:
+        rng.shuffle(recs)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "wb") as f:
+        f.write(b"LPRP" + struct.pack("<III", len(recs), W, H))
+        for r in recs:
+            f.write(r)
+    if args.list:
+        with open(args.list, "w", encoding="utf-8") as f:
+            f.writelines(os.path.basename(p) + "\n" for p, _, _ in items)
+    print("pack: %d crops (%d skipped) -> %s" % (len(recs), skipped, args.out),
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
