@@ -80,6 +80,8 @@ struct lw_cfg {
 	long long	 batch_size;
 	int64_t		 batch_delay_ms;
 	int64_t		 evidence_wait_ms;
+	long long	 queue_max;
+	long long	 queue_max_bytes;
 	long long	 checkpoint_every;
 	int64_t		 checkpoint_interval_ms;
 };
@@ -124,6 +126,10 @@ static const struct gk_cfg_key lw_keys[] = {
 	    "longest a ready message waits for its batch to fill" },
 	{ "evidence.wait", GK_CFG_MS, O(evidence_wait_ms), "30s", 0, 3600000, 0,
 	    "how long a passage waits for its images before they are marked missing" },
+	{ "queue.max", GK_CFG_INT, O(queue_max), "20000", 100, 10000000, 0,
+	    "messages held uncommitted before Kafka fetching pauses (database away)" },
+	{ "queue.max_bytes", GK_CFG_INT, O(queue_max_bytes), "268435456", 1048576,
+	    68719476736LL, 0, "... or bytes held (images are large)" },
 	{ "checkpoint.every", GK_CFG_INT, O(checkpoint_every), "1000", 1, 100000000,
 	    0, "sign a checkpoint after this many new records" },
 	{ "checkpoint.interval", GK_CFG_MS, O(checkpoint_interval_ms), "60s", 1000,
@@ -148,6 +154,7 @@ struct ent {
 	void			*key, *val;
 	size_t			 keylen, vallen;
 	int			 missing;	/* images marked missing */
+	size_t			 mem;		/* bytes it holds, for the queue bound */
 };
 
 /* One Kafka partition's queue of entries not yet committed, in offset order. */
@@ -180,6 +187,9 @@ struct lw {
 	size_t			 nparts;
 	struct hset		 known;
 	size_t			 queued;
+	size_t			 queued_bytes;
+	int			 paused;	/* Kafka fetching paused: queue full */
+	int64_t			 paused_at;	/* mono ms of the last pause call */
 	int64_t			 retry_at;	/* no append before (mono ms) */
 	int64_t			 open_at;
 	uint64_t		 cp_size;	/* size of the last checkpoint */
@@ -455,6 +465,39 @@ take_record(struct lw *w, struct ent *e, const struct gk_stream_message *m)
 	e->state = evidence_ready(w, e->rec, 1) ? S_READY : S_WAITING;
 }
 
+/*
+ * Backpressure: while PostgreSQL is away nothing commits and every message read is
+ * held in memory; past queue.max messages or queue.max_bytes, fetching pauses (the
+ * messages stay in Kafka, which is where a long outage belongs) and resumes as soon
+ * as a batch commits again. Only during an outage: with the database up the queue
+ * drains by itself, and pausing then could starve a passage of the image it waits
+ * for (images come on their own topic). Evidence waits do not run out during an
+ * outage anyway (wait_from). A rebalance hands out partitions unpaused, so a message
+ * arriving while still full and failing pauses again (at most once a second).
+ */
+static void
+backpressure(struct lw *w)
+{
+	int	full;
+	int64_t	now = gk_mono_ms();
+
+	full = w->queued >= (size_t)w->cfg.queue_max ||
+	    w->queued_bytes >= (size_t)w->cfg.queue_max_bytes;
+	if (full && w->failing && (!w->paused || now - w->paused_at >= 1000)) {
+		if (gk_stream_pause(w->cons, 1) == 0) {
+			if (!w->paused)
+				gk_log(GK_LOG_WARN, "ledger.backpressure", "queued=%zu "
+				    "bytes=%zu action=pause", w->queued, w->queued_bytes);
+			w->paused = 1;
+			w->paused_at = now;
+		}
+	} else if (w->paused && !w->failing && gk_stream_pause(w->cons, 0) == 0) {
+		w->paused = 0;
+		gk_log(GK_LOG_INFO, "ledger.backpressure", "queued=%zu bytes=%zu "
+		    "action=resume", w->queued, w->queued_bytes);
+	}
+}
+
 static void
 on_message(void *arg, const struct gk_stream_message *m)
 {
@@ -477,12 +520,15 @@ on_message(void *arg, const struct gk_stream_message *m)
 	}
 	e->offset = m->offset;
 	e->since = gk_mono_ms();
+	e->mem = m->keylen + m->vallen + sizeof(*e);
 	p->hi = m->offset + 1;
 	w->queued++;
+	w->queued_bytes += e->mem;
 	if (strcmp(m->topic, w->cfg.topic_evidence) == 0)
 		take_evidence(w, e, m);
 	else
 		take_record(w, e, m);
+	backpressure(w);
 }
 
 /* Where the DB says to start (ledger_offset), or Kafka's committed offset. */
@@ -499,8 +545,10 @@ start_offset(void *arg, const char *topic, int partition)
 		next = -1;
 	/* What was queued for this partition is read again from there. */
 	if ((p = part_get(w, topic, partition)) != NULL) {
-		for (i = 0; i < p->n; i++)
+		for (i = 0; i < p->n; i++) {
+			w->queued_bytes -= part_at(p, i)->mem;
 			ent_free(part_at(p, i));
+		}
 		w->queued -= p->n;
 		p->n = p->head = 0;
 		p->hi = -1;
@@ -689,6 +737,7 @@ forget_batch(struct lw *w)
 		for (k = keep = 0; k < p->n; k++) {
 			e = part_at(p, k);
 			if (e->state == S_INBATCH) {
+				w->queued_bytes -= e->mem;
 				ent_free(e);
 				w->queued--;
 			} else {
@@ -698,6 +747,7 @@ forget_batch(struct lw *w)
 		}
 		p->n = keep;
 	}
+	backpressure(w);
 }
 
 /*
@@ -873,6 +923,7 @@ failed:
 	gk_log(GK_LOG_WARN, "ledger.append_failed", "reason=%s records=%zu", err,
 	    ni);
 	w->retry_at = gk_mono_ms() + 500;
+	backpressure(w);
 fail:
 	unbatch(w);
 	for (i = 0; items != NULL && i < ni; i++)

@@ -175,6 +175,10 @@ class Writer:
                     "ECOGATE_BATCH_DELAY": "100ms", "ECOGATE_CHECKPOINT_EVERY": "2000",
                     "ECOGATE_INSTANCE": "t" + RUN[-6:],
                     "ASAN_OPTIONS": "detect_leaks=0"})
+        if MODE == "pg_restart":
+            # A small queue bound, so the outage makes the writer pause fetching
+            # (and resume after): backpressure must lose and double nothing.
+            env["ECOGATE_QUEUE_MAX"] = "200"
         self.p = subprocess.Popen([WRITER], env=env, stdout=self.log, stderr=self.log)
         self.starts += 1
 
@@ -334,6 +338,14 @@ def main():
         time.sleep(1.0)
         w.stop()
         judge(expect, w)
+        if MODE == "pg_restart":
+            with open(os.path.join(TMP, "writer.log"), encoding="utf-8",
+                      errors="replace") as f:
+                bp = [json.loads(x).get("action") for x in f
+                      if '"ledger.backpressure"' in x]
+            check("pause" in bp and "resume" in bp,
+                  "queue bound reached during the outage: fetching paused and "
+                  "resumed (%s)" % bp[:6])
         print("mode %s: kills %d, postgres restarts %d, %.1f s" %
               (MODE, kills, restarts, time.time() - t_start))
     finally:

@@ -768,6 +768,34 @@ gk_stream_commit(struct gk_stream *s, int sync)
 }
 
 int
+gk_stream_pause(struct gk_stream *s, int pause)
+{
+	rd_kafka_topic_partition_list_t	*parts = NULL;
+	rd_kafka_resp_err_t		 err;
+	int				 n;
+
+	if (s == NULL || !s->consumer || s->closed)
+		return -1;
+	if ((err = rd_kafka_assignment(s->rk, &parts)) != 0) {
+		gk_log(GK_LOG_WARN, "stream.pause_failed", "client=%s err=%s",
+		    rd_kafka_name(s->rk), rd_kafka_err2name(err));
+		return -1;
+	}
+	n = parts->cnt;
+	err = pause ? rd_kafka_pause_partitions(s->rk, parts) :
+	    rd_kafka_resume_partitions(s->rk, parts);
+	rd_kafka_topic_partition_list_destroy(parts);
+	if (err != 0) {
+		gk_log(GK_LOG_WARN, "stream.pause_failed", "client=%s pause=%d err=%s",
+		    rd_kafka_name(s->rk), pause, rd_kafka_err2name(err));
+		return -1;
+	}
+	gk_log(GK_LOG_INFO, pause ? "stream.paused" : "stream.resumed",
+	    "client=%s partitions=%d", rd_kafka_name(s->rk), n);
+	return 0;
+}
+
+int
 gk_stream_fatal(const struct gk_stream *s)
 {
 	return s != NULL && s->fatal;

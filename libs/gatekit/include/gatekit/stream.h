@@ -194,6 +194,15 @@ int	gk_stream_store(struct gk_stream *s, const char *topic, int partition,
 int	gk_stream_commit(struct gk_stream *s, int sync);
 
 /*
+ * Stops (pause 1) or restarts (pause 0) fetching on every partition assigned now, so
+ * a consumer whose own queue is full (its database away) stops growing it; nothing
+ * is skipped: fetching resumes at the next message not yet handed over. Partitions
+ * assigned later start unpaused: call again after on_message if still full.
+ * Returns 0 or -1 (logged).
+ */
+int	gk_stream_pause(struct gk_stream *s, int pause);
+
+/*
  * Stops a handle: a producer flushes, then reports whatever is still queued as purged
  * (delivery callbacks run inside this call); a consumer commits its stored offsets
  * and leaves its group, dropping records fetched but not yet handed over (their
