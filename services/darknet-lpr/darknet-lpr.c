@@ -856,10 +856,11 @@ lpr_setup(struct darknet_lpr *d)
 	bo.status_topic = status;
 	bo.version = LPR_VERSION;
 	/*
-	 * Frames over the limit are refused by the adapter before they reach us; one
-	 * byte more than frame.max_bytes lets on_frame() see and count them.
+	 * The adapter drops what is over its limit with only its own log line, so its
+	 * limit sits above frame.max_bytes (at most GK_BUS_MAX_PAYLOAD): payloads up to
+	 * twice that reach on_frame() to be refused with the frame's id and counted.
 	 */
-	bo.max_payload = (size_t)d->cfg.max_bytes + 1;
+	bo.max_payload = 2 * (size_t)GK_BUS_MAX_PAYLOAD;
 	bo.on_message = on_message;
 	bo.on_state = on_state;
 	bo.on_published = on_published;

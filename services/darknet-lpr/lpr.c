@@ -265,6 +265,7 @@ read_plate(struct lpr *l, const struct frame *f, const struct yolo_box *b,
 	const struct lpr_class	*c = &m->classes[b->cls];
 	float			*probs;
 	float			 x0, y0, x1, y1;
+	int			 i;
 
 	memset(p, 0, sizeof(*p));
 	p->det_score = b->score;
@@ -287,6 +288,12 @@ read_plate(struct lpr *l, const struct frame *f, const struct yolo_box *b,
 	frame_sample(f, x0, y0, x1 - x0, y1 - y0, l->rd->c, l->rd->w, l->rd->h,
 	    l->rd_in);
 	probs = network_predict(l->rd, l->rd_in);
+	for (i = 0; i < l->rd->outputs; i++)
+		if (!isfinite(probs[i])) {
+			/* darknet's random-init networks give NaN: no read at all */
+			snprintf(p->argmax, sizeof(p->argmax), "(not finite)");
+			return;
+		}
 	pd_argmax(&m->alpha, probs, l->slots, p->argmax, sizeof(p->argmax));
 	p->read_ok = pd_decode(&m->alpha, probs, l->slots, p->colour,
 	    m->plate_flags, &p->read) == 0;

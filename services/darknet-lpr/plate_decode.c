@@ -291,11 +291,13 @@ pd_decode(const struct pd_alphabet *a, const float *probs, int npos,
 	for (p = 0; p < best->n; p++) {
 		off += put_utf8(a->cp[best_pick[p]], out->plate + off);
 		s = probs[p * a->nsym + best_pick[p]];
-		out->char_conf[p] = s < 0 ? 0 : s > 1 ? 1 : s;
+		out->char_conf[p] = !(s > 0) ? 0 : s > 1 ? 1 : s;	/* NaN: 0 */
 	}
 	out->plate[off] = '\0';
 	out->nchars = best->n;
 	out->confidence = exp(best_score);
+	if (!(out->confidence >= 0))
+		out->confidence = 0;
 	if (out->confidence > 1)
 		out->confidence = 1;
 	out->colour = colour;

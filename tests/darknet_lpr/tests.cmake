@@ -1,0 +1,25 @@
+# darknet-lpr: unit tests of its pure core (no servers, no darknet), the shipped
+# config checked with -n, and the daemon end to end on the real broker
+# (it_darknet_lpr.py: JPEG frames with MQTT 5 user properties in, plate-read.v1 out).
+# bench_lpr prints per-frame latency; it is built here, never run as a test.
+if(TARGET lpr_core)
+	add_executable(test_lpr ${CMAKE_CURRENT_LIST_DIR}/test_lpr.c)
+	target_link_libraries(test_lpr PRIVATE lpr_core gk_testutil)
+	add_test(NAME darknet_lpr.core COMMAND test_lpr)
+	set_tests_properties(darknet_lpr.core PROPERTIES LABELS unit
+		ENVIRONMENT "ECOGATE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endif()
+if(TARGET darknet-lpr)
+	add_test(NAME darknet_lpr.conf COMMAND darknet-lpr -n
+		-f ${PROJECT_SOURCE_DIR}/services/darknet-lpr/darknet-lpr.conf)
+	set_tests_properties(darknet_lpr.conf PROPERTIES LABELS unit
+		PASS_REGULAR_EXPRESSION "configuration OK")
+	add_test(NAME integration.darknet_lpr
+		COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/it_darknet_lpr.py)
+	set_tests_properties(integration.darknet_lpr PROPERTIES LABELS integration
+		FIXTURES_REQUIRED servers RESOURCE_LOCK mosquitto TIMEOUT 300
+		ENVIRONMENT "${ECOGATE_SERVER_ENV};DARKNET_LPR=$<TARGET_FILE:darknet-lpr>")
+	add_executable(bench_lpr ${PROJECT_SOURCE_DIR}/tests/bench/bench_lpr.c)
+	target_link_libraries(bench_lpr PRIVATE lpr_net gatekit_core)
+	set_target_properties(bench_lpr PROPERTIES BUILD_RPATH /usr/lib/darknet)
+endif()
