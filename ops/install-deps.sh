@@ -27,6 +27,7 @@ PACKAGES="build-essential cmake ninja-build pkg-config clang
 	libjansson-dev libssl-dev libmodbus-dev python3-jsonschema
 	libxlsxwriter-dev python3-openpyxl
 	darknet libturbojpeg0-dev
+	libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libcurl4-openssl-dev ffmpeg
 	docker-compose maven procps"
 
 step()
