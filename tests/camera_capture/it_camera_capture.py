@@ -14,6 +14,9 @@ daemons run at once, one per lane of a site unique to this run:
         (frames return, alarm cleared)
   in-4  the folder, continuous, evidence off: frames are the files byte for byte, the
         garbage file is logged as a bad frame, nothing goes to Kafka
+  in-7  the folder with a jpeg.max_bytes its files exceed: frames made to fit
+  in-8  an HTTP MJPEG camera (multipart/x-mixed-replace from http.server) through
+        FFmpeg, its stream ending every 3 s: frames, and the stream reopened
   in-5  a missing file, in-6 an address nobody serves: logged, retried, no crash
 
 Frames are read back with mosquitto_sub (-F with %P for the MQTT 5 user properties
@@ -92,6 +95,7 @@ class Snapshot:
 
     def __init__(self, body):
         self.body = body
+        self.frames = []
         self.srv = None
         self.port = None
         self.gets = 0
@@ -102,6 +106,9 @@ class Snapshot:
         class H(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 cam.gets += 1
+                if self.path == "/video.mjpg" and cam.frames:
+                    self.mjpeg()
+                    return
                 if self.path != "/snap.jpg":
                     self.send_error(404)
                     return
@@ -110,6 +117,24 @@ class Snapshot:
                 self.send_header("Content-Length", str(len(cam.body)))
                 self.end_headers()
                 self.wfile.write(cam.body)
+
+            def mjpeg(self):
+                """An MJPEG camera: multipart/x-mixed-replace at 10 fps, 3 s per
+                connection (the stream ends; the camera must be reopened)."""
+                self.send_response(200)
+                self.send_header("Content-Type",
+                                 "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    for i in range(30):
+                        b = cam.frames[i % len(cam.frames)]
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
+                                         b"Content-Length: %d\r\n\r\n" % len(b))
+                        self.wfile.write(b + b"\r\n")
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                except OSError:
+                    pass
 
             def log_message(self, *a):
                 pass
@@ -219,6 +244,8 @@ def main():
         ffmpeg("-f", "lavfi", "-i", "smptebars=size=352x288:rate=1", "-frames:v", "1",
                "-q:v", "3", snapjpg)
         snap = Snapshot(open(snapjpg, "rb").read())
+        snap.frames = [open(os.path.join(replay, n), "rb").read()
+                       for n in sorted(os.listdir(replay)) if n != "f002b.jpg"]
         snap.start()
 
         sub = Sub(base, os.path.join(tmp, "mqtt"))
@@ -243,6 +270,13 @@ def main():
             "in-4": {"ECOGATE_SOURCE_URL": "dir:" + replay, "ECOGATE_MODE": "continuous",
                      "ECOGATE_FPS": "5", "ECOGATE_SOURCE_INTERVAL": "100ms",
                      "ECOGATE_EVIDENCE": "no"},
+            # The folder again, with a limit its files exceed: made to fit.
+            "in-7": {"ECOGATE_SOURCE_URL": "dir:" + replay, "ECOGATE_MODE": "continuous",
+                     "ECOGATE_FPS": "5", "ECOGATE_SOURCE_INTERVAL": "100ms",
+                     "ECOGATE_EVIDENCE": "no", "ECOGATE_JPEG_MAX_BYTES": "4096"},
+            # A live HTTP MJPEG camera through FFmpeg, its stream ending every 3 s.
+            "in-8": {"ECOGATE_SOURCE_URL": "http://127.0.0.1:%d/video.mjpg" % snap.port,
+                     "ECOGATE_MODE": "continuous", "ECOGATE_FPS": "5"},
             "in-5": {"ECOGATE_SOURCE_URL": os.path.join(tmp, "missing.mp4"),
                      "ECOGATE_MODE": "continuous", "ECOGATE_ALARM_NO_FRAME": "1s"},
             "in-6": {"ECOGATE_SOURCE_URL": "http://127.0.0.1:1/video.mjpg",
@@ -324,6 +358,23 @@ def main():
               "in-4 frames are the folder's files byte for byte")
         check(bool(log_events(daemons["in-4"][1], "source.bad_frame")),
               "in-4 garbage file logged as source.bad_frame")
+
+        # in-7: frames over jpeg.max_bytes are encoded again, smaller, still JPEG.
+        f7 = wait_for(lambda: len(frames("in-7")) >= 3 and frames("in-7"), 20,
+                      "in-7 frames within jpeg.max_bytes")
+        check(bool(f7) and all(len(b) <= 4096 and is_jpeg(b) and jpeg_size(b) and
+                               hashlib.sha256(b).hexdigest() == p["sha256"] and
+                               p["sha256"] not in files for p, b in f7),
+              "in-7 frames re-encoded to <= 4096 bytes: %s" %
+              [(len(b), jpeg_size(b)) for _, b in f7 or []][:3])
+
+        # in-8: the MJPEG stream, decoded and encoded again; it ends and is reopened.
+        f8 = wait_for(lambda: len(frames("in-8")) >= 3 and frames("in-8"), 20,
+                      "in-8 frames from the HTTP MJPEG stream")
+        check(bool(f8) and all(is_jpeg(b) and jpeg_size(b) == (320, 240)
+                               for _, b in f8), "in-8 frames are 320x240 JPEGs")
+        wait_for(lambda: len(log_events(daemons["in-8"][1], "source.opened")) >= 2,
+                 15, "in-8 reopens the stream after it ended")
 
         # in-3: the snapshot camera, its own bytes; then taken away and brought back.
         want = hashlib.sha256(snap.body).hexdigest()
