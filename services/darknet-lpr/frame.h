@@ -71,7 +71,7 @@ void	frame_sample(const struct frame *f, float x, float y, float w, float h,
 /*
  * As frame_sample() of the whole frame, but letterboxed: the frame keeps its aspect
  * ratio inside ow x oh, centred, the rest filled with 0.5 (darknet's
- * letterbox_image()). *sx, *sy, *dx, *dy receive the mapping from network pixels to
+ * letterbox_image()), averaging up to 2x2 taps per pixel. *sx, *sy, *dx, *dy receive the mapping from network pixels to
  * frame pixels: frame_x = (net_x - dx) * sx.
  */
 void	frame_letterbox(const struct frame *f, int channels, int ow, int oh,
