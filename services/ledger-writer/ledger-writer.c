@@ -191,6 +191,10 @@ struct lw {
 	int			 paused;	/* Kafka fetching paused: queue full */
 	int64_t			 paused_at;	/* mono ms of the last pause call */
 	int64_t			 retry_at;	/* no append before (mono ms) */
+	/* ecogate.ledger.v1, at least once (0005_ledger_publish.sql): */
+	uint64_t		 pub_done;	/* seq + 1 of the last acknowledged */
+	uint64_t		 pub_lost;	/* seq + 1 of the first refused, 0 none */
+	uint64_t		 pub_saved;	/* next_seq stored in ledger_publish */
 	int64_t			 open_at;
 	uint64_t		 cp_size;	/* size of the last checkpoint */
 	int64_t			 cp_at;		/* mono ms of the last checkpoint */
@@ -622,6 +626,107 @@ publish_checkpoint(struct lw *w, const struct ledger_checkpoint *c)
 	json_decref(j);
 }
 
+/*
+ * ecogate.ledger.v1 is at least once across crashes: a record is produced after its
+ * commit, and ledger_publish.next_seq moves only past what Kafka acknowledged. The
+ * topic has one partition per site key, so acknowledgements come in order.
+ */
+static void
+on_delivery(void *arg, const struct gk_stream_delivery *d)
+{
+	struct lw	*w = arg;
+	uint64_t	 next = (uint64_t)(uintptr_t)d->msg_opaque;
+
+	if (next == 0)
+		return;		/* a checkpoint: published again at every start */
+	if (d->err != 0) {
+		if (w->pub_lost == 0 || next < w->pub_lost)
+			w->pub_lost = next;
+		gk_log(GK_LOG_WARN, "ledger.publish_failed", "seq=%" PRIu64
+		    " reason=%s", next - 1, d->errstr);
+		return;
+	}
+	if (next > w->pub_done)
+		w->pub_done = next;
+}
+
+/* Moves ledger_publish.next_seq to what Kafka has acknowledged (refusals hold it). */
+static void
+save_published(struct lw *w)
+{
+	uint64_t	 next = w->pub_done;
+	char		 n[24];
+	const char	*p[2];
+
+	if (w->pub_lost != 0 && w->pub_lost - 1 < next)
+		next = w->pub_lost - 1;
+	if (next <= w->pub_saved || w->db == NULL)
+		return;
+	snprintf(n, sizeof(n), "%" PRIu64, next);
+	p[0] = w->cfg.site;
+	p[1] = n;
+	if (gk_db_cmd(w->db, "INSERT INTO ledger_publish (site, next_seq) VALUES "
+	    "($1, $2) ON CONFLICT (site) DO UPDATE SET next_seq = greatest("
+	    "ledger_publish.next_seq, EXCLUDED.next_seq), updated_at = now()", 2,
+	    p) == 0)
+		w->pub_saved = next;
+}
+
+/*
+ * At start: the records committed but perhaps never acknowledged on ecogate.ledger.v1
+ * (from ledger_publish.next_seq on) are produced again, page by page.
+ */
+static void
+republish(struct lw *w)
+{
+	struct gk_db_res	*r;
+	const char		*p[2];
+	char			 from[24];
+	uint64_t		 next = 0, seq, n = 0, first;
+	int			 i, rows;
+
+	p[0] = w->cfg.site;
+	if ((r = gk_db_exec(w->db, "SELECT next_seq FROM ledger_publish WHERE site = $1",
+	    1, p)) == NULL) {
+		gk_log(GK_LOG_WARN, "ledger.republish_failed", "reason=%s",
+		    gk_db_errmsg(w->db));
+		return;
+	}
+	if (gk_db_res_nrows(r) == 1)
+		next = strtoull(gk_db_res_value(r, 0, 0), NULL, 10);
+	gk_db_res_free(r);
+	w->pub_saved = w->pub_done = first = next;
+	w->pub_lost = 0;
+	for (;;) {
+		snprintf(from, sizeof(from), "%" PRIu64, next);
+		p[1] = from;
+		if ((r = gk_db_exec(w->db, "SELECT seq, body FROM ledger_record WHERE "
+		    "site = $1 AND seq >= $2 ORDER BY seq LIMIT 1000", 2, p)) == NULL) {
+			gk_log(GK_LOG_WARN, "ledger.republish_failed", "reason=%s",
+			    gk_db_errmsg(w->db));
+			return;
+		}
+		rows = gk_db_res_nrows(r);
+		for (i = 0; i < rows; i++) {
+			seq = strtoull(gk_db_res_value(r, i, 0), NULL, 10);
+			if (gk_stream_produce(w->prod, w->cfg.topic_ledger, w->cfg.site,
+			    strlen(w->cfg.site), gk_db_res_value(r, i, 1),
+			    strlen(gk_db_res_value(r, i, 1)), NULL, 0,
+			    (void *)(uintptr_t)(seq + 1)) == -1)
+				gk_log(GK_LOG_WARN, "ledger.produce_failed", "seq=%"
+				    PRIu64, seq);
+			next = seq + 1;
+			n++;
+		}
+		gk_db_res_free(r);
+		if (rows < 1000)
+			break;
+	}
+	if (n > 0)
+		gk_log(GK_LOG_INFO, "ledger.republished", "records=%" PRIu64
+		    " from_seq=%" PRIu64, n, first);
+}
+
 static void
 maybe_checkpoint(struct lw *w, int force)
 {
@@ -883,7 +988,8 @@ flush(struct lw *w, int force)
 			w->n_records++;
 			if (w->prod != NULL && gk_stream_produce(w->prod,
 			    w->cfg.topic_ledger, w->cfg.site, strlen(w->cfg.site),
-			    items[i].body, items[i].bodylen, NULL, 0, NULL) == -1)
+			    items[i].body, items[i].bodylen, NULL, 0,
+			    (void *)(uintptr_t)(items[i].seq + 1)) == -1)
 				gk_log(GK_LOG_WARN, "ledger.produce_failed",
 				    "seq=%" PRIu64, items[i].seq);
 			if (recents[i]->missing > 0) {
@@ -915,6 +1021,7 @@ flush(struct lw *w, int force)
 	    "size=%" PRIu64 " ms=%" PRId64, ni, ne, nr,
 	    ledger_store_size(w->store), gk_mono_ms() - t0);
 	maybe_checkpoint(w, 0);
+	save_published(w);
 	rc = 1;
 	goto out;
 failed:
@@ -997,8 +1104,11 @@ try_open(struct lw *w)
 	}
 	if (ledger_store_last_checkpoint(w->store, &c, err, sizeof(err)) == 1) {
 		w->cp_size = c.cp.size;
+		/* Again: the last run may have died before it reached Kafka or MQTT. */
+		publish_checkpoint(w, &c);
 		ledger_checkpoint_clear(&c);
 	}
+	republish(w);
 	w->cp_at = gk_mono_ms();
 	gk_log(GK_LOG_INFO, "ledger.open", "site=%s size=%" PRIu64
 	    " last_checkpoint=%" PRIu64, w->cfg.site, ledger_store_size(w->store),
@@ -1022,6 +1132,7 @@ on_tick(struct gk_loop *l, uint64_t id, void *arg)
 	while (flush(w, 0) == 1)
 		continue;
 	maybe_checkpoint(w, 0);
+	save_published(w);
 	if (w->cons != NULL && gk_stream_fatal(w->cons))
 		gk_loop_stop(w->loop, EX_SOFTWARE);
 }
@@ -1064,6 +1175,8 @@ lw_init(void *arg, struct gk_loop *loop, const char *conffile)
 	memset(&po, 0, sizeof(po));
 	po.brokers = w->cfg.kafka_brokers;
 	po.client_id = cid;
+	po.on_delivery = on_delivery;
+	po.arg = w;
 	if ((w->prod = gk_stream_producer_new(loop, &po, err, sizeof(err))) == NULL) {
 		gk_log(GK_LOG_ERR, "ledger.producer_failed", "reason=%s", err);
 		return EX_CONFIG;
@@ -1102,6 +1215,7 @@ lw_shutdown(void *arg)
 	}
 	if (w->prod != NULL) {
 		(void)gk_stream_close(w->prod, 3000);
+		save_published(w);	/* what the close flushed */
 		gk_stream_free(w->prod);
 	}
 	gk_bus_free(w->bus);
