@@ -28,6 +28,7 @@ PACKAGES="build-essential cmake ninja-build pkg-config clang
 	libxlsxwriter-dev python3-openpyxl
 	darknet libturbojpeg0-dev
 	libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libcurl4-openssl-dev ffmpeg
+	python3-pil python3-numpy fonts-dejavu-core fonts-noto-cjk fonts-wqy-zenhei
 	docker-compose maven procps"
 
 step()
