@@ -14,9 +14,11 @@
  * (darknet's weight init and dropout draw from rand(), seeded here too).
  *
  *	nice -n 19 tools/lpr/train_reader -c models/plate-reader.cfg \
- *	    -s build/lpr-data/syn-train.pack -r build/lpr-data/real-train.pack -f 0.25 \
+ *	    -s build/lpr-data/syn-train.pack -r build/lpr-data/real-train.pack -f 0.3 \
  *	    -v build/lpr-data/syn-val.pack -v build/lpr-data/real-val.pack \
- *	    -n 1500 -o models/plate-reader.weights
+ *	    -n 1300 -t 34 -o build/lpr-data/reader.weights
+ *
+ * -L RATE is for a second stage from -i weights: constant rate, no burn-in.
  */
 #include <darknet.h>
 
@@ -163,7 +165,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: train_reader -c cfg -s synpack [-r realpack -f share] "
 	    "[-v valpack]... [-i initweights] [-n iters] [-e eval_every] [-t max_minutes] "
-	    "[-S seed] -o out.weights\n");
+	    "[-S seed] [-L constant_rate] -o out.weights\n");
 	exit(64);
 }
 
@@ -174,13 +176,13 @@ main(int argc, char *argv[])
 	const char	*vpath[MAXVAL];
 	struct pack	 syn, real, val[MAXVAL];
 	int		 ch, nval = 0, iters = 1000, every = 100, nsym, i, it;
-	double		 share = 0, maxmin = 1e9, t0, best = -1;
+	double		 share = 0, maxmin = 1e9, t0, best = -1, lr = 0;
 	unsigned	 seed = 1;
 	char		 lastpath[4096];
 	network		*net;
 	data		 d;
 
-	while ((ch = getopt(argc, argv, "c:s:r:f:v:i:n:e:t:S:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:s:r:f:v:i:n:e:t:S:o:L:")) != -1) {
 		switch (ch) {
 		case 'c': cfg = optarg; break;
 		case 's': spath = optarg; break;
@@ -193,6 +195,7 @@ main(int argc, char *argv[])
 		case 't': maxmin = atof(optarg); break;
 		case 'S': seed = (unsigned)atoi(optarg); break;
 		case 'o': out = optarg; break;
+		case 'L': lr = atof(optarg); break;
 		default: usage();
 		}
 	}
@@ -207,6 +210,12 @@ main(int argc, char *argv[])
 	srand(seed);
 	rs ^= (uint64_t)seed * 0x9E3779B97F4A7C15ull;
 	net = load_network((char *)cfg, (char *)init, init != NULL);
+	if (lr > 0) {
+		/* a second stage from -i weights: a constant, lower rate, no burn-in */
+		net->learning_rate = lr;
+		net->policy = CONSTANT;
+		net->burn_in = 0;
+	}
 	nsym = net->outputs / SLOTS;
 	if (net->w * net->h != (int)(syn.w * syn.h) || net->c != 1 ||
 	    net->outputs != SLOTS * nsym) {
