@@ -136,10 +136,11 @@ def main():
                     "ECOGATE_WORKERS": "1", "ECOGATE_QUEUE_PER_LANE": "2",
                     "ECOGATE_FRAME_MAX_BYTES": str(256 * 1024),
                     "ECOGATE_STATS_INTERVAL": "2s"})
-        if not trained:
-            # Random weights rarely reach the default threshold: take any box so
-            # that reads are published and their shape is checked.
-            env["ECOGATE_DETECTOR_THRESHOLD"] = "0.000001"
+        # This test is about the pipeline, not accuracy (that is the accuracy
+        # regression's job, on generated plates): take any box, random or trained
+        # weights, so reads are published and their shape and ids are checked.
+        # Its drawn "plate" has no real characters for a trained model to find.
+        env["ECOGATE_DETECTOR_THRESHOLD"] = "0.000001"
         lpr = start(env, logpath)
         procs.append(lpr)
         check(wait_for(lambda: log_events(logpath, "lpr.mqtt") and any(
@@ -263,7 +264,8 @@ def main():
                 print(json.dumps(r, ensure_ascii=False))
         if trained:
             check(any(r.get("frame_id") in sent for _, r in reads),
-                  "trained models read the plate frame")
+                  "trained models: the plate frame yields a read through the "
+                  "detector and the reader")
 
         # 5. Counters and a clean stop.
         lpr.send_signal(signal.SIGTERM)
