@@ -171,7 +171,7 @@ class Writer:
                     "ECOGATE_KAFKA_LEDGER_TOPIC": "it.lw.%s.ledger" % RUN,
                     "ECOGATE_KAFKA_CHECKPOINT_TOPIC": "it.lw.%s.checkpoint" % RUN,
                     "ECOGATE_MQTT_URL": MQTT, "ECOGATE_LEDGER_KEY_FILE": KEY,
-                    "ECOGATE_EVIDENCE_WAIT": "3s", "ECOGATE_BATCH_SIZE": "500",
+                    "ECOGATE_EVIDENCE_WAIT": "15s", "ECOGATE_BATCH_SIZE": "500",
                     "ECOGATE_BATCH_DELAY": "100ms", "ECOGATE_CHECKPOINT_EVERY": "2000",
                     "ECOGATE_INSTANCE": "t" + RUN[-6:],
                     "ASAN_OPTIONS": "detect_leaks=0"})
