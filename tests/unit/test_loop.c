@@ -354,6 +354,48 @@ on_signal(struct gk_loop *l, int signo, void *arg)
 		s->signo[s->n++] = signo;
 }
 
+/* A thread started before the loop blocked its signals, like a library's pool. */
+static void *
+early_thread(void *arg)
+{
+	atomic_int	*stop = arg;
+
+	while (!atomic_load(stop))
+		usleep(1000);
+	return NULL;
+}
+
+/*
+ * A signal the kernel hands to a thread that does not block it (OpenBLAS starts
+ * such threads when darknet is loaded) must still reach the loop, not end the
+ * process with the default action.
+ */
+static void
+test_signal_foreign_thread(void)
+{
+	struct gk_loop	*l;
+	struct srec	 s = { { 0 }, 0 };
+	atomic_int	 stop = 0;
+	pthread_t	 t;
+	sigset_t	 set;
+	long long	 deadline;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	T_REQUIRE(pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0);
+	T_REQUIRE(pthread_create(&t, NULL, early_thread, &stop) == 0);
+	T_REQUIRE((l = gk_loop_new()) != NULL);
+	T_CHECK(gk_loop_signal(l, SIGTERM, on_signal, &s) == 0);
+	T_REQUIRE(pthread_kill(t, SIGTERM) == 0);	/* straight to the thread */
+	deadline = t_now_ms() + 5000;
+	while (s.n < 1 && t_now_ms() < deadline)
+		gk_loop_once(l, 100);
+	T_CHECK(s.n == 1 && s.signo[0] == SIGTERM);
+	atomic_store(&stop, 1);
+	pthread_join(t, NULL);
+	gk_loop_free(l);
+}
+
 static void
 test_signals(void)
 {
@@ -567,6 +609,7 @@ main(void)
 	test_timers();
 	test_timer_overflow();
 	test_signals();
+	test_signal_foreign_thread();
 	test_posts();
 	test_stop();
 	return T_DONE();

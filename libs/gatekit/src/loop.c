@@ -334,9 +334,30 @@ gk_loop_timer_cancel(struct gk_loop *l, uint64_t id)
 	return -1;
 }
 
+/*
+ * Threads that a library started before the loop blocked a signal (OpenBLAS, which
+ * darknet can be linked to through Debian's libblas.so.3 alternative, starts its
+ * pool when it is loaded) do not block it, and the kernel may deliver the signal to
+ * one of them: with the default action that would end the daemon on its first
+ * SIGTERM without any clean stop. So each signal the loop takes also gets a handler
+ * that hands it on to the loop's thread, where it is blocked and so waits for the
+ * signalfd.
+ */
+static pthread_t sig_owner[_NSIG];
+
+static void
+sig_forward(int signo)
+{
+	int	 saved = errno;
+
+	(void)pthread_kill(sig_owner[signo], signo);
+	errno = saved;
+}
+
 int
 gk_loop_signal(struct gk_loop *l, int signo, gk_signal_cb *cb, void *arg)
 {
+	struct sigaction sa;
 	sigset_t	 one, old;
 	int		 fd, had;
 
@@ -368,6 +389,14 @@ gk_loop_signal(struct gk_loop *l, int signo, gk_signal_cb *cb, void *arg)
 	l->sigfd = fd;
 	l->sig[signo].cb = cb;
 	l->sig[signo].arg = arg;
+	sig_owner[signo] = pthread_self();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sig_forward;
+	sigfillset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(signo, &sa, NULL) == -1)
+		gk_log(GK_LOG_WARN, "loop.error", "op=sigaction signo=%d err=%m",
+		    signo);
 	return 0;
 }
 
