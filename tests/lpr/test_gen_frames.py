@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+"""Fast check of the gate frame generator tools/lpr/gen_frames.py (issue 5), whose
+frames score darknet-lpr end to end and feed the demo: a wrong box or a condition that
+is recorded but not drawn would make those scores lie.
+
+- 200 frames (small size, in-process): the requested size, every box inside the frame
+  with the plate's colour in it (frames without colour-changing conditions), plates
+  that fit the GA 36-2018 slot alphabets (eval_reader.FORMATS, as the reader decodes),
+  class = gen_scenes.CLASS[kind], the kind drawn exactly as gen_plates seeds an index,
+  every condition present a fair number of times and a fair share of clean frames.
+- each condition forced on clean frames at 960x576 does what its name says, compared
+  with the same frame without it (IR is monochrome, glare only brightens a blob, a
+  dirty or occluded plate changes nothing outside its box and an occluder covers at
+  most 10 % of the plate, ...).
+- the command line: --size honoured, labels.csv parses, the same seed gives the same
+  bytes, --start reproduces an index of a longer run, another --style other images.
+
+    /usr/bin/python3 tests/lpr/test_gen_frames.py
+"""
+import csv
+import glob
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.join(HERE, "..", "..", "tools", "lpr")
+sys.path.insert(0, TOOLS)
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import gen_frames as gf  # noqa: E402
+import gen_plates as gp  # noqa: E402
+import gen_scenes as gs  # noqa: E402
+from eval_reader import FORMATS, BLANK  # noqa: E402
+
+FAILURES = []
+SEED = 21
+
+
+def check(ok, what):
+    if not ok:
+        FAILURES.append(what)
+        print("FAIL " + what)
+    return ok
+
+
+def fits(text):
+    padded = text + BLANK * (8 - len(text))
+    return len(text) in (7, 8) and any(
+        all(c in allowed for c, allowed in zip(padded, slots))
+        for slots in FORMATS.values())
+
+
+def plate_coloured(kind, px):
+    """Boolean mask of the pixels (N x 3 float) in the plate background's colour."""
+    r, g, b = px[:, 0], px[:, 1], px[:, 2]
+    blue = (b > r + 30) & (b > g)
+    yellow = (r > 120) & (g > 80) & (b < np.minimum(r, g) - 50)
+    green = (g > r + 15) & (g > b + 10)
+    if kind == "blue":
+        return blue
+    if kind in ("yellow", "yellow2", "trailer", "coach"):
+        return yellow
+    if kind == "nev_small":
+        # a gradient from near-white at the top to green at the bottom
+        return green | ((px.min(axis=1) > 170) & (g >= r))
+    if kind == "nev_large":
+        return green | yellow
+    if kind == "police":
+        return (px.min(axis=1) > 150) & (px.max(axis=1) - px.min(axis=1) < 60)
+    return px.max(axis=1) < 80          # black: hk, embassy, consulate
+
+
+def quad_area(c):
+    return 0.5 * abs(sum(c[k][0] * c[(k + 1) % 4][1] - c[(k + 1) % 4][0] * c[k][1]
+                         for k in range(4)))
+
+
+def sample(glyphs):
+    """200 frames at 480x288 with 45-120 px plates; returns the clean indices."""
+    size = (480, 288)
+    counts = {c: 0 for c in gf.CONDITIONS}
+    clean, coloured_checked = [], 0
+    kinds = list(gp.KIND_WEIGHTS)
+    for i in range(200):
+        img, q, row = gf.make_frame(i, SEED, "heldout", size, glyphs, (45, 120))
+        tag = "frame %d (%s %s, %s)" % (i, row["kind"], row["plate"], row["conditions"])
+        check(img.size == size, "%s: size %s" % (tag, img.size))
+        check(40 <= q <= 92, "%s: JPEG quality %d" % (tag, q))
+        want = random.Random(SEED * 1000003 + i * 7919 + 17).choices(
+            kinds, [gp.KIND_WEIGHTS[k] for k in kinds])[0]
+        check(row["kind"] == want, "%s: kind is not gen_plates' draw %s" % (tag, want))
+        check(row["class"] == gs.CLASS[row["kind"]], "%s: class %s" % (tag, row["class"]))
+        check(fits(row["plate"]), "%s: plate fits no format" % tag)
+        x, y, w, h = row["x"], row["y"], row["w"], row["h"]
+        if not check(x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= size[0] and
+                     y + h <= size[1], "%s: box %s outside the frame" % (tag, (x, y, w, h))):
+            continue
+        check(40 <= w <= 140, "%s: box width %d for a 45-120 px plate" % (tag, w))
+        conds = [] if row["conditions"] == "clean" else row["conditions"].split("+")
+        check(conds == sorted(set(conds)) and all(c in gf.CONDITIONS for c in conds),
+              "%s: conditions not sorted known names" % tag)
+        check(not ("night_ir" in conds and "low_light" in conds),
+              "%s: night IR and low light at once" % tag)
+        for c in conds:
+            counts[c] += 1
+        if not conds:
+            clean.append(i)
+        if not set(conds) & {"night_ir", "low_light", "glare", "dirt"}:
+            px = np.asarray(img, np.float32)[y:y + h, x:x + w].reshape(-1, 3)
+            share = plate_coloured(row["kind"], px).mean()
+            coloured_checked += 1
+            check(share >= 0.3, "%s: only %.0f %% of its box is plate-coloured"
+                  % (tag, 100 * share))
+    check(coloured_checked >= 80, "plate colour checked on %d frames only" %
+          coloured_checked)
+    for c, n in counts.items():
+        check(n >= 6, "condition %s in %d of 200 frames" % (c, n))
+    check(40 <= len(clean) <= 120, "%d of 200 frames clean" % len(clean))
+    print("gen_frames: 200 frames, conditions %s, clean %d" % (
+        ", ".join("%s %d" % kv for kv in counts.items()), len(clean)))
+    return clean
+
+
+def grads(a):
+    g = a.mean(axis=2)
+    return np.abs(np.diff(g, axis=1)).mean(), np.abs(np.diff(g, axis=0)).mean()
+
+
+def forced(glyphs, indices):
+    """Each condition forced on clean frames against the same frames without it."""
+    size = (960, 576)
+    for i in indices:
+        base_img, _, base = gf.make_frame(i, SEED, "heldout", size, glyphs)
+        b = np.asarray(base_img, np.float32)
+        x, y, w, h = base["x"], base["y"], base["w"], base["h"]
+        outside = np.ones(b.shape[:2], bool)
+        outside[y:y + h, x:x + w] = False
+        bh, bv = grads(b)
+        for c in gf.CONDITIONS:
+            img, _, row = gf.make_frame(i, SEED, "heldout", size, glyphs, force=(c,))
+            a = np.asarray(img, np.float32)
+            d = a - b
+            tag = "frame %d forced %s" % (i, c)
+            check(row["conditions"] == c, "%s: recorded %s" % (tag, row["conditions"]))
+            check((row["x"], row["y"], row["w"], row["h"]) == (x, y, w, h),
+                  "%s: the plate moved" % tag)
+            if c == "night_ir":
+                check(np.array_equal(a[..., 0], a[..., 1]) and
+                      np.array_equal(a[..., 1], a[..., 2]), tag + ": not monochrome")
+                check(not np.array_equal(b[..., 0], b[..., 2]), tag + ": base grey")
+            elif c == "low_light":
+                check(a.mean() < 0.6 * b.mean(), "%s: mean %.0f vs %.0f" %
+                      (tag, a.mean(), b.mean()))
+            elif c == "glare":
+                bright = (d > 40).mean()
+                check(d.max() >= 80 and d.min() >= -1 and 0.003 <= bright <= 0.3,
+                      "%s: max %+.0f min %+.0f, %.1f %% brightened" %
+                      (tag, d.max(), d.min(), 100 * bright))
+            elif c == "focus_blur":
+                ah, av = grads(a)
+                check(ah < 0.8 * bh and av < 0.8 * bv, "%s: gradients %.2f/%.2f vs "
+                      "%.2f/%.2f" % (tag, ah, av, bh, bv))
+            elif c == "motion_blur":
+                ah, av = grads(a)
+                check(ah / bh < av / bv - 0.1, "%s: horizontal x%.2f, vertical x%.2f"
+                      % (tag, ah / bh, av / bv))
+            elif c == "noise":
+                check(d.std() >= 4 and abs(d.mean()) < 2, "%s: difference std %.1f "
+                      "mean %.1f" % (tag, d.std(), d.mean()))
+            elif c == "rain":
+                streak = (d.mean(axis=2) > 15)
+                H, W = streak.shape
+                quarters = [streak[:H // 2, :W // 2], streak[:H // 2, W // 2:],
+                            streak[H // 2:, :W // 2], streak[H // 2:, W // 2:]]
+                check(0.003 <= streak.mean() <= 0.1 and
+                      all(q.mean() > 0.001 for q in quarters),
+                      "%s: %.2f %% streak pixels, not over the whole frame" %
+                      (tag, 100 * streak.mean()))
+            elif c in ("dirt", "occlusion"):
+                changed = np.abs(d).max(axis=2) > 30
+                check(not changed[outside].any(), "%s: %d pixels changed outside the "
+                      "plate's box" % (tag, changed[outside].sum()))
+                area = quad_area(base["corners"])
+                n = changed.sum()
+                check(n >= 0.005 * area, "%s: %d pixels changed, plate %.0f" %
+                      (tag, n, area))
+                if c == "occlusion":
+                    check(n <= 0.11 * area, "%s: covers %.1f %% of the plate" %
+                          (tag, 100 * n / area))
+
+
+def run(out, *args):
+    subprocess.run([sys.executable, os.path.join(TOOLS, "gen_frames.py"), "--out", out]
+                   + list(args), check=True, timeout=120)
+
+
+def read_labels(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    check(rows and rows[0] == gf.COLUMNS, "%s: header %s" % (path, rows[:1]))
+    return [dict(zip(rows[0], r)) for r in rows[1:]]
+
+
+def command_line():
+    with tempfile.TemporaryDirectory() as tmp:
+        a, b, c, s = (os.path.join(tmp, n) for n in "abcs")
+        opts = ["--seed", "5", "--size", "640x384", "--plate-width", "60-160"]
+        run(a, "--count", "3", *opts)
+        run(b, "--count", "3", *opts)
+        run(c, "--count", "3", "--style", "train", *opts)
+        run(s, "--count", "1", "--start", "2", *opts)
+        rows = read_labels(os.path.join(a, "labels.csv"))
+        check(len(rows) == 3, "labels.csv has %d rows, not 3" % len(rows))
+        for k, r in enumerate(rows):
+            check(r["file"] == "%07d_%s.jpg" % (k, r["plate"]), "file name %s" % r["file"])
+            with Image.open(os.path.join(a, r["file"])) as im:
+                check(im.size == (640, 384) and im.format == "JPEG",
+                      "%s: %s %s" % (r["file"], im.format, im.size))
+            x, y, w, h = (int(r[k]) for k in "xywh")
+            check(0 <= x and 0 <= y and x + w <= 640 and y + h <= 384 and
+                  50 <= w <= 180, "%s: box %s" % (r["file"], (x, y, w, h)))
+            check(int(r["class"]) == gs.CLASS[r["kind"]], "%s: class" % r["file"])
+        same = [open(f, "rb").read() == open(f.replace(a, b), "rb").read()
+                for f in sorted(glob.glob(os.path.join(a, "*")))]
+        check(len(same) == 4 and all(same), "same seed, different bytes: %s" % same)
+        one = glob.glob(os.path.join(s, "0000002_*.jpg"))
+        check(len(one) == 1 and os.path.basename(one[0]) == rows[2]["file"] and
+              open(one[0], "rb").read() ==
+              open(os.path.join(a, rows[2]["file"]), "rb").read(),
+              "--start 2 does not reproduce index 2: %s" % one)
+        check(read_labels(os.path.join(s, "labels.2.csv")) == rows[2:],
+              "--start 2 labels differ")
+        other = sorted(glob.glob(os.path.join(c, "*.jpg")))
+        check(len(other) == 3, "train style wrote %d frames" % len(other))
+        for f, r in zip(other, rows):
+            x = np.asarray(Image.open(f), np.float32)
+            y = np.asarray(Image.open(os.path.join(a, r["file"])), np.float32)
+            check(np.abs(x - y).mean() > 5, "style train vs heldout: %s and %s alike"
+                  % (os.path.basename(f), r["file"]))
+
+
+def main():
+    glyphs = gp.Glyphs()
+    clean = sample(glyphs)
+    forced(glyphs, clean[:2])
+    command_line()
+    print("gen_frames: %d failures" % len(FAILURES))
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,303 @@
+#!/usr/bin/python3
+"""Synthetic gate camera frames for end-to-end checks of darknet-lpr (issue 5).
+
+The reader's crops (gen_plates.py) and the detector's 320x192 views (gen_scenes.py)
+each test one network; a gate sees whole camera frames, so this makes those: a vehicle
+at camera resolution (960x576 by default) with one plate 90-240 px wide, then the
+weather and camera of a real lane recorded per frame as named conditions (night IR,
+low light, glare, focus or motion blur, sensor noise, a dirty plate, rain, part of the
+plate covered), so a run through detector + reader can be scored per condition.  The
+same frames feed the demo (ops/sample/frames/).  Tooling only: never on the gate's
+runtime path.
+
+It reuses gen_plates' plate renderer and gen_scenes' vehicle drawing without changing
+their random draws: the committed training sets are reproduced from those.
+
+Output: <out>/NNNNNNN_<PLATE>.jpg and <out>/labels.csv with
+file,plate,kind,class,x,y,w,h,conditions (class as gen_scenes.CLASS, the box in frame
+pixels = the bounds of the placed plate's corners, conditions '+'-joined or 'clean').
+labels.csv is written row by row, so a stopped run keeps the labels of its frames.
+Same --seed, --style, --size and index give the same bytes.
+
+    /usr/bin/python3 tools/lpr/gen_frames.py --seed 21 --style heldout --count 500 --out build/lpr-data/frames
+"""
+
+import argparse
+import csv
+import math
+import os
+import random
+import sys
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen_plates as gp  # noqa: E402
+import gen_scenes as gs  # noqa: E402
+
+# Each condition is drawn on its own, so they combine (a dirty plate in the rain at
+# night); with these rates about a third of the frames have none ("clean"), which
+# keeps a baseline in every run.  night_ir and low_light exclude each other.
+CONDITIONS = {"night_ir": 0.12, "low_light": 0.12, "glare": 0.12, "focus_blur": 0.12,
+              "motion_blur": 0.12, "noise": 0.15, "dirt": 0.15, "rain": 0.10,
+              "occlusion": 0.10}
+STREAMS = ("scene", "plate", "pose", "camera") + tuple(CONDITIONS)
+COLUMNS = ["file", "plate", "kind", "class", "x", "y", "w", "h", "conditions"]
+
+
+def draw_conditions(rng, force=()):
+    conds = set(c for c in CONDITIONS if rng.random() < CONDITIONS[c])
+    conds |= set(force)
+    if "night_ir" in conds and "low_light" in conds:
+        # keep the forced one, else the IR camera wins (it switches on in the dark)
+        conds.discard("night_ir" if "low_light" in force and "night_ir" not in force
+                      else "low_light")
+    return conds
+
+
+def occlude(plate, rng):
+    """Something in front of the plate -- a tow hook, a bracket bar, a mud clod --
+    covering at most 10 % of its area, drawn on the flat plate so the area is known."""
+    W, H = plate.size
+    plate = plate.copy()
+    d = ImageDraw.Draw(plate)
+    dark = gp.jitter_colour(rng.choice([(25, 25, 25), (60, 50, 40), (90, 70, 50)]), rng, 15)
+    what = rng.choice(["hook", "bar", "mud"])
+    area = rng.uniform(0.03, 0.09) * W * H
+    if what == "hook":
+        # a vertical shank rising from the bottom edge
+        w = max(2, int(rng.uniform(0.05, 0.09) * W))
+        h = min(H, int(area / w))
+        x = int(rng.uniform(0.1, 0.9) * W)
+        d.rectangle([x, H - h, x + w - 1, H], fill=dark)
+    elif what == "bar":
+        # a horizontal strap across part of the width, near the top or bottom
+        h = max(2, int(rng.uniform(0.06, 0.12) * H))
+        w = min(W, int(area / h))
+        x = int(rng.uniform(0, W - w))
+        y = rng.choice([int(rng.uniform(0, 0.2) * H), int(rng.uniform(0.7, 0.9) * H)])
+        d.rectangle([x, y, x + w - 1, y + h - 1], fill=dark)
+    else:
+        # an ellipse of area pi*a*b = area
+        a = math.sqrt(area / math.pi) * rng.uniform(1.0, 1.6)
+        b = area / (math.pi * a)
+        cx, cy = rng.uniform(0.1, 0.9) * W, rng.uniform(0.2, 0.8) * H
+        d.ellipse([cx - a, cy - b, cx + a, cy + b], fill=dark)
+    return plate
+
+
+def pose(rng, plate_size, bumper, frame_size, pw_range, style):
+    """Where the plate goes on the full-size frame, near the (scaled) bumper: width
+    from pw_range, +-6 degrees, a little perspective.  Returns its four corners
+    (top-left, top-right, bottom-right, bottom-left) in frame pixels."""
+    W, H = frame_size
+    pwid, phgt = plate_size
+    x0b, x1b, by = bumper
+    pw = rng.uniform(*pw_range)
+    s = pw / pwid
+    ph = phgt * s
+    lo = max(pw / 2 + 4, x0b + pw / 2)
+    hi = min(W - pw / 2 - 4, x1b - pw / 2)
+    if lo > hi:
+        lo, hi = pw / 2 + 4, W - pw / 2 - 4
+    cx = rng.uniform(lo, hi)
+    cy = by + rng.uniform(-ph, ph)
+    cy = min(max(cy, ph / 2 + 4), H - ph / 2 - 4)
+    rot = math.radians(rng.uniform(-6, 6))
+    tilt = 0.07 if style == "train" else 0.09
+    dst = []
+    for (x, y) in [(0, 0), (pwid, 0), (pwid, phgt), (0, phgt)]:
+        dx = (x - pwid / 2) * s * (1 + rng.uniform(-tilt, tilt))
+        dy = (y - phgt / 2) * s * (1 + rng.uniform(-tilt, tilt))
+        dst.append((cx + dx * math.cos(rot) - dy * math.sin(rot),
+                    cy + dx * math.sin(rot) + dy * math.cos(rot)))
+    return dst
+
+
+def mount(frame, plate, corners):
+    """Warps the plate onto the frame at corners.  Only the plate's bounding box is
+    warped, so a big frame costs no more than a small one."""
+    x0, y0, w, h = box_of(corners, *frame.size)
+    src = [(0, 0), (plate.width, 0), (plate.width, plate.height), (0, plate.height)]
+    c = gp.perspective_coeffs(src, [(x - x0, y - y0) for (x, y) in corners])
+    warped = plate.transform((w, h), Image.PERSPECTIVE, c, Image.BILINEAR)
+    mask = Image.new("L", plate.size, 255).transform((w, h), Image.PERSPECTIVE, c,
+                                                     Image.BILINEAR)
+    frame.paste(warped, (x0, y0), mask)
+
+
+def box_of(corners, W, H):
+    """Axis-aligned bounds of the corners, clamped to the frame: x, y, w, h."""
+    x0 = max(0, int(math.floor(min(p[0] for p in corners))))
+    y0 = max(0, int(math.floor(min(p[1] for p in corners))))
+    x1 = min(W, int(math.ceil(max(p[0] for p in corners))))
+    y1 = min(H, int(math.ceil(max(p[1] for p in corners))))
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def camera(img, r, conds, corners):
+    """The lane camera's look over the whole frame, per the drawn conditions, each
+    with its own random stream r[name]; every frame also gets a mild white-balance
+    and exposure jitter (r["camera"])."""
+    W, H = img.size
+    rc = r["camera"]
+    wb = np.array([rc.uniform(0.9, 1.1) for _ in range(3)], np.float32)
+    gain, offset = rc.uniform(0.85, 1.15), rc.uniform(-12, 12)
+    if "rain" in conds:
+        # thin bright slanted streaks, in front of everything
+        rr = r["rain"]
+        layer = Image.new("RGBA", (W, H), (0, 0, 0, 0))
+        d = ImageDraw.Draw(layer)
+        slant = rr.uniform(-0.35, 0.35)
+        for _ in range(int(rr.uniform(150, 400) * W * H / (960 * 576))):
+            x, y = rr.uniform(-40, W), rr.uniform(-40, H)
+            ln = rr.uniform(12, 40) * H / 576
+            d.line([x, y, x + slant * ln, y + ln],
+                   fill=(220, 225, 235, int(rr.uniform(50, 120))), width=1)
+        img = img.convert("RGBA")
+        img.alpha_composite(layer)
+        img = img.convert("RGB")
+    if "focus_blur" in conds:
+        img = img.filter(ImageFilter.GaussianBlur(r["focus_blur"].uniform(1.2, 2.8) *
+                                                  W / 960))
+    if not conds & {"motion_blur", "night_ir", "glare", "noise"}:
+        # per-channel affine only (most frames): a lookup table, no float frame
+        scale, add = [1.0] * 3, [0.0] * 3
+        if "low_light" in conds:
+            rl = r["low_light"]
+            dim = rl.uniform(0.2, 0.45)
+            scale, add = [dim] * 3, list(rl.choice([(20, 10, 0), (0, 4, 16), (0, 0, 0)]))
+        lut = []
+        for c in range(3):
+            k = scale[c] * float(wb[c]) * gain
+            o = add[c] * float(wb[c]) * gain + offset
+            lut += [int(min(255.0, max(0.0, v * k + o))) for v in range(256)]
+        return img.point(lut)
+    arr = np.asarray(img).astype(np.float32)
+    if "motion_blur" in conds:
+        # a vehicle still rolling: a horizontal box blur of 5-13 px (at 960 wide)
+        k = max(3, int(r["motion_blur"].uniform(5, 13) * W / 960)) | 1
+        c = np.cumsum(np.pad(arr, ((0, 0), (k // 2 + 1, k // 2), (0, 0)), mode="edge"),
+                      axis=1)
+        arr = (c[:, k:] - c[:, :-k]) / k
+    if "night_ir" in conds:
+        # IR flash: monochrome, the retro-reflective plate bright, the rest dim
+        ri = r["night_ir"]
+        g = arr.mean(axis=2, keepdims=True)
+        g = (g - g.mean()) * ri.uniform(0.8, 1.4) + ri.uniform(60, 110)
+        x0, y0, w, h = box_of(corners, W, H)
+        g[y0:y0 + h, x0:x0 + w] += ri.uniform(30, 70)
+        arr = np.repeat(g, 3, axis=2)
+    elif "low_light" in conds:
+        rl = r["low_light"]
+        arr = arr * rl.uniform(0.2, 0.45) + np.array(
+            rl.choice([(20, 10, 0), (0, 4, 16), (0, 0, 0)]), np.float32)
+    # an IR camera's output is grey: no white balance to be off
+    arr = arr * (gain if "night_ir" in conds else wb * gain) + offset
+    if "glare" in conds:
+        # a headlight or low sun: a bright blob somewhere in the frame
+        rg = r["glare"]
+        gx, gy = rg.uniform(0, W), rg.uniform(0, H * 0.8)
+        rad = rg.uniform(0.06, 0.2) * W
+        xx = ((np.arange(W, dtype=np.float32) - gx) / rad) ** 2
+        yy = ((np.arange(H, dtype=np.float32) - gy) / rad) ** 2
+        arr = arr + rg.uniform(120, 220) * np.exp(-(yy[:, None] + xx[None, :]))[:, :, None]
+    if "noise" in conds:
+        rn = r["noise"]
+        g = np.random.Generator(np.random.PCG64(rn.randrange(1 << 62)))
+        arr = arr + g.standard_normal((H, W, 1), dtype=np.float32) * rn.uniform(6, 16)
+    return Image.fromarray(arr.clip(0, 255).astype(np.uint8))
+
+
+def make_frame(i, seed, style, size, glyphs, pw_range=(90, 240), force=()):
+    """Frame number i of a run: (PIL image, JPEG quality, label row).  The row has the
+    labels.csv columns but 'file', plus 'corners' (the plate's, in frame pixels)."""
+    W, H = size
+    rng = random.Random(seed * 1000003 + i * 7919 + (0 if style == "train" else 17))
+    kinds = list(gp.KIND_WEIGHTS)
+    kind = rng.choices(kinds, [gp.KIND_WEIGHTS[k] for k in kinds])[0]
+    conds = draw_conditions(rng, force)
+    # One stream per stage and per condition, all seeded whatever was drawn: adding
+    # or forcing a condition changes that condition's effect and nothing else.
+    r = {k: random.Random(rng.randrange(1 << 62)) for k in STREAMS}
+    quality = rng.randint(40, 92)
+    scene, (x0b, x1b, by) = gs.vehicle(r["scene"], style)
+    sx, sy = W / gs.W, H / gs.H
+    frame = scene.resize((W, H), Image.BILINEAR)
+    text = gp.plate_text(kind, r["plate"])
+    plate = gp.render_plate(kind, text, r["plate"], glyphs, style)
+    corners = pose(r["pose"], plate.size, (x0b * sx, x1b * sx, by * sy), (W, H),
+                   pw_range, style)
+    if "dirt" in conds:
+        plate = gp.dirt(plate, r["dirt"], r["dirt"].uniform(0.7, 1.5))
+    if "occlusion" in conds:
+        plate = occlude(plate, r["occlusion"])
+    mount(frame, plate, corners)
+    frame = camera(frame, r, conds, corners)
+    x, y, w, h = box_of(corners, W, H)
+    row = {"plate": text, "kind": kind, "class": gs.CLASS[kind], "x": x, "y": y,
+           "w": w, "h": h, "conditions": "+".join(sorted(conds)) or "clean",
+           "corners": corners}
+    return frame, quality, row
+
+
+def parse_size(s):
+    try:
+        w, h = (int(v) for v in s.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("size is WxH, e.g. 960x576")
+    if not (160 <= w <= 4096 and 96 <= h <= 4096):
+        raise argparse.ArgumentTypeError("size out of 160x96..4096x4096")
+    return w, h
+
+
+def parse_range(s):
+    try:
+        lo, hi = (float(v) for v in s.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("plate width is MIN-MAX pixels, e.g. 90-240")
+    if not 20 <= lo <= hi:
+        raise argparse.ArgumentTypeError("plate width: 20 <= MIN <= MAX")
+    return lo, hi
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument("--count", type=int, default=100)
+    ap.add_argument("--start", type=int, default=0, help="first index (to split work)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--style", choices=["train", "heldout"], default="heldout")
+    ap.add_argument("--size", type=parse_size, default=(960, 576), help="WxH, 960x576")
+    ap.add_argument("--plate-width", type=parse_range, default=(90, 240),
+                    help="MIN-MAX plate width in pixels (90-240)")
+    ap.add_argument("--force", default="",
+                    help="comma list of conditions every frame gets (tests, demos): " +
+                    ",".join(CONDITIONS))
+    args = ap.parse_args()
+    force = [c for c in args.force.split(",") if c]
+    for c in force:
+        if c not in CONDITIONS:
+            sys.exit("gen_frames: unknown condition %s" % c)
+    if args.plate_width[1] > args.size[0] - 8:
+        sys.exit("gen_frames: plates up to %g px do not fit %d px wide frames" %
+                 (args.plate_width[1], args.size[0]))
+    os.makedirs(args.out, exist_ok=True)
+    glyphs = gp.Glyphs()
+    lab = os.path.join(args.out, "labels.csv" if args.start == 0 else
+                       "labels.%d.csv" % args.start)
+    with open(lab, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS)
+        for i in range(args.start, args.start + args.count):
+            frame, quality, row = make_frame(i, args.seed, args.style, args.size, glyphs,
+                                             args.plate_width, force)
+            name = "%07d_%s.jpg" % (i, row["plate"])
+            frame.save(os.path.join(args.out, name), quality=quality)
+            w.writerow([name] + [row[k] for k in COLUMNS[1:]])
+            f.flush()
+
+
+if __name__ == "__main__":
+    main()
