@@ -248,16 +248,6 @@ colour_name(enum gk_plate_colour c)
 
 /* ------------------------------------------------------------ configuration */
 
-/* dir/name, or name when it is absolute. Returns 0, or -1 when it does not fit. */
-static int
-join(char *buf, size_t len, const char *dir, const char *name)
-{
-	int n = name[0] == '/' ? snprintf(buf, len, "%s", name) :
-	    snprintf(buf, len, "%s/%s", dir, name);
-
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
 /*
  * The model folder: model.dir as given when absolute; relative, first against the
  * config file's folder (the shipped config sits two levels below models/), then
@@ -270,82 +260,20 @@ model_dir(const struct darknet_lpr *d, char *buf, size_t len)
 	const char	*slash;
 
 	if (d->cfg.model_dir[0] == '/')
-		return join(buf, len, "", d->cfg.model_dir);
+		return lpr_path_join(buf, len, "", d->cfg.model_dir);
 	if (d->conffile != NULL && (slash = strrchr(d->conffile, '/')) != NULL)
 		snprintf(base, sizeof(base), "%.*s", (int)(slash - d->conffile),
 		    d->conffile);
 	else
 		snprintf(base, sizeof(base), ".");
-	if (join(buf, len, base, d->cfg.model_dir) == 0 &&
-	    join(probe, sizeof(probe), buf, d->cfg.det_cfg) == 0 &&
+	if (lpr_path_join(buf, len, base, d->cfg.model_dir) == 0 &&
+	    lpr_path_join(probe, sizeof(probe), buf, d->cfg.det_cfg) == 0 &&
 	    access(probe, R_OK) == 0)
 		return 0;
-	if (join(probe, sizeof(probe), LPR_DATADIR, d->cfg.det_cfg) == 0 &&
+	if (lpr_path_join(probe, sizeof(probe), LPR_DATADIR, d->cfg.det_cfg) == 0 &&
 	    access(probe, R_OK) == 0)
-		return join(buf, len, "", LPR_DATADIR);
-	return join(buf, len, base, d->cfg.model_dir);	/* errors name this one */
-}
-
-/* Reads a small text file whole; returns a NUL-terminated copy or NULL (errno). */
-static char *
-slurp(const char *path, size_t max, size_t *lenp)
-{
-	FILE	*fp;
-	char	*buf;
-	size_t	 n;
-
-	if ((fp = fopen(path, "rb")) == NULL)
-		return NULL;
-	if ((buf = malloc(max + 1)) == NULL) {
-		fclose(fp);
-		return NULL;
-	}
-	n = fread(buf, 1, max + 1, fp);
-	fclose(fp);
-	if (n > max) {
-		free(buf);
-		errno = EFBIG;
-		return NULL;
-	}
-	buf[n] = '\0';
-	*lenp = n;
-	return buf;
-}
-
-/* "detector=0.0.0" and "reader=0.1.0" out of versions.txt. */
-static int
-read_versions(struct lpr_models *m, const char *path, char *err, size_t errlen)
-{
-	char	*text, *line, *save = NULL, *eq;
-	size_t	 len, i;
-
-	if ((text = slurp(path, 4096, &len)) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	for (line = strtok_r(text, "\r\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\r\n", &save)) {
-		if (line[0] == '#' || (eq = strchr(line, '=')) == NULL)
-			continue;
-		*eq++ = '\0';
-		for (i = 0; eq[i] != '\0'; i++)
-			if (!((eq[i] >= '0' && eq[i] <= '9') || (eq[i] >= 'a' &&
-			    eq[i] <= 'z') || (eq[i] >= 'A' && eq[i] <= 'Z') ||
-			    strchr(".+_-", eq[i]) != NULL))
-				break;
-		if (eq[i] != '\0' || i == 0 || i >= LPR_VERSION_MAX)
-			continue;
-		if (strcmp(line, "detector") == 0)
-			memcpy(m->det_version, eq, i + 1);
-		else if (strcmp(line, "reader") == 0)
-			memcpy(m->rd_version, eq, i + 1);
-	}
-	free(text);
-	if (m->det_version[0] == '\0' || m->rd_version[0] == '\0') {
-		snprintf(err, errlen, "%s: no detector= and reader= versions", path);
-		return -1;
-	}
-	return 0;
+		return lpr_path_join(buf, len, "", LPR_DATADIR);
+	return lpr_path_join(buf, len, base, d->cfg.model_dir);	/* errors name this one */
 }
 
 /* Fills d->models from the configuration; logs and returns -1 on any problem. */
@@ -354,39 +282,23 @@ models_setup(struct darknet_lpr *d)
 {
 	struct lpr_models	*m = &d->models;
 	const struct lpr_cfg	*c = &d->cfg;
-	char			 dir[LPR_PATH_MAX], path[LPR_PATH_MAX], err[256];
-	char			*text;
-	size_t			 len;
+	struct lpr_files	 files;
+	char			 dir[LPR_PATH_MAX], err[256];
 
-	memset(m, 0, sizeof(*m));
-	if (model_dir(d, dir, sizeof(dir)) == -1 ||
-	    join(m->det_cfg, sizeof(m->det_cfg), dir, c->det_cfg) == -1 ||
-	    join(m->rd_cfg, sizeof(m->rd_cfg), dir, c->rd_cfg) == -1 ||
-	    (c->det_weights[0] != '\0' && join(m->det_weights,
-	    sizeof(m->det_weights), dir, c->det_weights) == -1) ||
-	    (c->rd_weights[0] != '\0' && join(m->rd_weights, sizeof(m->rd_weights),
-	    dir, c->rd_weights) == -1)) {
-		gk_log(GK_LOG_ERR, "lpr.init_failed", "what=model_paths reason=%s",
+	if (model_dir(d, dir, sizeof(dir)) == -1) {
+		gk_log(GK_LOG_ERR, "lpr.init_failed", "what=model_dir reason=%s",
 		    "too long");
 		return -1;
 	}
-	if (join(path, sizeof(path), dir, c->symbols) == -1 ||
-	    (text = slurp(path, 16384, &len)) == NULL) {
-		gk_log(GK_LOG_ERR, "lpr.init_failed", "what=symbols path=%s reason=%s",
-		    path, strerror(errno));
-		return -1;
-	}
-	if (pd_alphabet_parse(&m->alpha, text, len, c->blank, err,
-	    sizeof(err)) == -1) {
-		free(text);
-		gk_log(GK_LOG_ERR, "lpr.init_failed", "what=symbols path=%s reason=%s",
-		    path, err);
-		return -1;
-	}
-	free(text);
-	if (join(path, sizeof(path), dir, c->versions) == -1 ||
-	    read_versions(m, path, err, sizeof(err)) == -1 ||
-	    lpr_classes_parse(m, c->classes, err, sizeof(err)) == -1) {
+	files.det_cfg = c->det_cfg;
+	files.det_weights = c->det_weights;
+	files.rd_cfg = c->rd_cfg;
+	files.rd_weights = c->rd_weights;
+	files.symbols = c->symbols;
+	files.blank = c->blank;
+	files.versions = c->versions;
+	files.classes = c->classes;
+	if (lpr_models_load(m, dir, &files, err, sizeof(err)) == -1) {
 		gk_log(GK_LOG_ERR, "lpr.init_failed", "what=models reason=%s", err);
 		return -1;
 	}

@@ -198,6 +198,13 @@ frame_sample(const struct frame *f, float x, float y, float w, float h,
 }
 
 void
+frame_sample_part(const struct frame *f, float x, float y, float w, float h,
+    int channels, int ow, int oh, int ox, int oy, int tw, int th, float *out)
+{
+	sample_into(f, x, y, w, h, channels, ow, oh, ox, oy, tw, th, 4, out);
+}
+
+void
 frame_letterbox(const struct frame *f, int channels, int ow, int oh, float *out,
     float *sx, float *sy, float *dx, float *dy)
 {

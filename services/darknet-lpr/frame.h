@@ -69,6 +69,14 @@ void	frame_sample(const struct frame *f, float x, float y, float w, float h,
 	    int channels, int ow, int oh, float *out);
 
 /*
+ * As frame_sample(), but into the sub-rectangle (ox, oy, tw, th) of an ow x oh out
+ * buffer, leaving the rest as it is: lpr.c composes the reader's input of a
+ * double-row plate from two bands this way.
+ */
+void	frame_sample_part(const struct frame *f, float x, float y, float w, float h,
+	    int channels, int ow, int oh, int ox, int oy, int tw, int th, float *out);
+
+/*
  * As frame_sample() of the whole frame, but letterboxed: the frame keeps its aspect
  * ratio inside ow x oh, centred, the rest filled with 0.5 (darknet's
  * letterbox_image()), averaging up to 2x2 taps per pixel. *sx, *sy, *dx, *dy receive the mapping from network pixels to

@@ -256,6 +256,190 @@ detect(struct lpr *l, const struct frame *f, struct yolo_box *boxes)
 	return n;
 }
 
+/* Reads a small text file whole; returns a NUL-terminated copy or NULL (errno). */
+static char *
+slurp(const char *path, size_t max, size_t *lenp)
+{
+	FILE	*fp;
+	char	*buf;
+	size_t	 n;
+
+	if ((fp = fopen(path, "rb")) == NULL)
+		return NULL;
+	if ((buf = malloc(max + 1)) == NULL) {
+		fclose(fp);
+		return NULL;
+	}
+	n = fread(buf, 1, max + 1, fp);
+	fclose(fp);
+	if (n > max) {
+		free(buf);
+		errno = EFBIG;
+		return NULL;
+	}
+	buf[n] = '\0';
+	*lenp = n;
+	return buf;
+}
+
+/* "detector=0.0.0" and "reader=0.1.0" out of versions.txt. */
+static int
+read_versions(struct lpr_models *m, const char *path, char *err, size_t errlen)
+{
+	char	*text, *line, *save = NULL, *eq;
+	size_t	 len, i;
+
+	if ((text = slurp(path, 4096, &len)) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (line = strtok_r(text, "\r\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\r\n", &save)) {
+		if (line[0] == '#' || (eq = strchr(line, '=')) == NULL)
+			continue;
+		*eq++ = '\0';
+		for (i = 0; eq[i] != '\0'; i++)
+			if (!((eq[i] >= '0' && eq[i] <= '9') || (eq[i] >= 'a' &&
+			    eq[i] <= 'z') || (eq[i] >= 'A' && eq[i] <= 'Z') ||
+			    strchr(".+_-", eq[i]) != NULL))
+				break;
+		if (eq[i] != '\0' || i == 0 || i >= LPR_VERSION_MAX)
+			continue;
+		if (strcmp(line, "detector") == 0)
+			memcpy(m->det_version, eq, i + 1);
+		else if (strcmp(line, "reader") == 0)
+			memcpy(m->rd_version, eq, i + 1);
+	}
+	free(text);
+	if (m->det_version[0] == '\0' || m->rd_version[0] == '\0') {
+		snprintf(err, errlen, "%s: no detector= and reader= versions", path);
+		return -1;
+	}
+	return 0;
+}
+
+const struct lpr_files lpr_files_default = {
+	"plate-detector.cfg", "plate-detector.weights", "plate-reader.cfg",
+	"plate-reader.weights", "symbols.txt", "_", "versions.txt",
+	"blue,yellow,yellow+double,green,yellow_green,white,black"
+};
+
+int
+lpr_path_join(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = name[0] == '/' ? snprintf(buf, len, "%s", name) :
+	    snprintf(buf, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int
+lpr_models_load(struct lpr_models *m, const char *dir,
+    const struct lpr_files *fl, char *err, size_t errlen)
+{
+	char	 path[LPR_PATH_MAX], perr[200];
+	char	*text;
+	size_t	 len;
+
+	memset(m, 0, sizeof(*m));
+	if (lpr_path_join(m->det_cfg, sizeof(m->det_cfg), dir, fl->det_cfg) == -1 ||
+	    lpr_path_join(m->rd_cfg, sizeof(m->rd_cfg), dir, fl->rd_cfg) == -1 ||
+	    (fl->det_weights[0] != '\0' && lpr_path_join(m->det_weights,
+	    sizeof(m->det_weights), dir, fl->det_weights) == -1) ||
+	    (fl->rd_weights[0] != '\0' && lpr_path_join(m->rd_weights,
+	    sizeof(m->rd_weights), dir, fl->rd_weights) == -1) ||
+	    lpr_path_join(path, sizeof(path), dir, fl->symbols) == -1) {
+		snprintf(err, errlen, "%s: model paths too long", dir);
+		return -1;
+	}
+	if ((text = slurp(path, 16384, &len)) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (pd_alphabet_parse(&m->alpha, text, len, fl->blank, perr,
+	    sizeof(perr)) == -1) {
+		free(text);
+		snprintf(err, errlen, "%s: %s", path, perr);
+		return -1;
+	}
+	free(text);
+	if (lpr_path_join(path, sizeof(path), dir, fl->versions) == -1) {
+		snprintf(err, errlen, "%s: model paths too long", dir);
+		return -1;
+	}
+	if (read_versions(m, path, err, errlen) == -1 ||
+	    lpr_classes_parse(m, fl->classes, err, errlen) == -1)
+		return -1;
+	m->det_thresh = 0.3f;
+	m->det_nms = 0.45f;
+	m->max_plates = 4;
+	m->pad_x = 0.04f;
+	m->pad_y = 0.08f;
+	m->limits.max_bytes = 4u << 20;
+	m->limits.max_w = m->limits.max_h = 4096;
+	m->limits.max_pixels = 12000000;
+	return 0;
+}
+
+/*
+ * The reader's input from the crop (x, y, w, h). A one-row plate is stretched whole;
+ * a double-row plate is unfolded into one row (docs/lpr-models.md, the same bands as
+ * tools/lpr/pack.py): the top row's band, province and letter in the middle of the
+ * plate, fills the left LPR_TOP_COLS of the input, the bottom row's band the rest, so
+ * the reader sees characters of about one size in reading order.
+ */
+#define LPR_TOP_COLS	0.3125f			/* 40 of 128 */
+#define LPR_TOP_X0	0.18f
+#define LPR_TOP_X1	0.82f
+#define LPR_TOP_Y1	0.42f
+#define LPR_BOTTOM_Y0	0.34f
+
+static void
+reader_input(struct lpr *l, const struct frame *f, float x, float y, float w,
+    float h, int double_row)
+{
+	int	 rw = l->rd->w, rh = l->rd->h, tw;
+
+	if (!double_row) {
+		frame_sample(f, x, y, w, h, l->rd->c, rw, rh, l->rd_in);
+		return;
+	}
+	tw = (int)lroundf(LPR_TOP_COLS * (float)rw);
+	frame_sample_part(f, x + LPR_TOP_X0 * w, y, (LPR_TOP_X1 - LPR_TOP_X0) * w,
+	    LPR_TOP_Y1 * h, l->rd->c, rw, rh, 0, 0, tw, rh, l->rd_in);
+	frame_sample_part(f, x, y + LPR_BOTTOM_Y0 * h, w, (1 - LPR_BOTTOM_Y0) * h,
+	    l->rd->c, rw, rh, tw, 0, rw - tw, rh, l->rd_in);
+}
+
+/*
+ * Runs the reader on the crop in one layout; 0 and p's read filled, or -1 when the
+ * network gave no finite output (darknet's random-init weights give NaN).
+ */
+static int
+read_layout(struct lpr *l, const struct frame *f, float x, float y, float w,
+    float h, int double_row, struct lpr_plate *p)
+{
+	const struct lpr_models	*m = l->m;
+	float			*probs;
+	int			 i;
+
+	reader_input(l, f, x, y, w, h, double_row);
+	probs = network_predict(l->rd, l->rd_in);
+	for (i = 0; i < l->rd->outputs; i++)
+		if (!isfinite(probs[i])) {
+			snprintf(p->argmax, sizeof(p->argmax), "(not finite)");
+			return -1;
+		}
+	pd_argmax(&m->alpha, probs, l->slots, p->argmax, sizeof(p->argmax));
+	p->read_ok = pd_decode(&m->alpha, probs, l->slots, p->colour,
+	    m->plate_flags, &p->read) == 0;
+	p->double_row = double_row;
+	return 0;
+}
+
+/* A read below this whole-plate confidence is retried in the other layout. */
+#define LPR_RETRY_CONF	0.5
+
 /* Crops, reads and decodes one box into p. */
 static void
 read_plate(struct lpr *l, const struct frame *f, const struct yolo_box *b,
@@ -263,9 +447,8 @@ read_plate(struct lpr *l, const struct frame *f, const struct yolo_box *b,
 {
 	const struct lpr_models	*m = l->m;
 	const struct lpr_class	*c = &m->classes[b->cls];
-	float			*probs;
+	struct lpr_plate	 alt;
 	float			 x0, y0, x1, y1;
-	int			 i;
 
 	memset(p, 0, sizeof(*p));
 	p->det_score = b->score;
@@ -285,18 +468,20 @@ read_plate(struct lpr *l, const struct frame *f, const struct yolo_box *b,
 	y1 = fminf((float)f->h, b->y + b->h / 2 + m->pad_y * b->h);
 	if (x1 - x0 < 1 || y1 - y0 < 1)
 		return;
-	frame_sample(f, x0, y0, x1 - x0, y1 - y0, l->rd->c, l->rd->w, l->rd->h,
-	    l->rd_in);
-	probs = network_predict(l->rd, l->rd_in);
-	for (i = 0; i < l->rd->outputs; i++)
-		if (!isfinite(probs[i])) {
-			/* darknet's random-init networks give NaN: no read at all */
-			snprintf(p->argmax, sizeof(p->argmax), "(not finite)");
-			return;
-		}
-	pd_argmax(&m->alpha, probs, l->slots, p->argmax, sizeof(p->argmax));
-	p->read_ok = pd_decode(&m->alpha, probs, l->slots, p->colour,
-	    m->plate_flags, &p->read) == 0;
+	if (read_layout(l, f, x0, y0, x1 - x0, y1 - y0, c->double_row, p) != 0)
+		return;
+	/*
+	 * The detector's layout is a guess too: a weak read is tried the other way
+	 * round and the more confident read kept (one more reader pass, ~7 ms, only
+	 * for weak reads).
+	 */
+	if (!p->read_ok || p->read.confidence < LPR_RETRY_CONF) {
+		alt = *p;
+		if (read_layout(l, f, x0, y0, x1 - x0, y1 - y0, !c->double_row,
+		    &alt) == 0 && alt.read_ok && (!p->read_ok ||
+		    alt.read.confidence > p->read.confidence))
+			*p = alt;
+	}
 	if (p->read_ok && p->colour == GK_PLATE_COLOUR_UNKNOWN)
 		p->colour = p->read.colour;	/* the layout told it (e.g. 8 chars) */
 }
@@ -327,5 +512,40 @@ lpr_run(struct lpr *l, const void *jpeg, size_t len, struct lpr_result *r)
 		if (boxes[i].w >= 1 && boxes[i].h >= 1)
 			read_plate(l, &f, &boxes[i], &r->plates[r->nplates++]);
 	r->read_ms = now_ms() - t2;
+	frame_free(&f);
+}
+
+void
+lpr_run_crop(struct lpr *l, const void *jpeg, size_t len, int cls,
+    struct lpr_result *r)
+{
+	struct lpr_models	 m = *l->m;
+	const struct lpr_models	*saved = l->m;
+	struct yolo_box		 b;
+	struct frame		 f;
+	double			 t0, t1;
+
+	memset(r, 0, sizeof(*r));
+	t0 = now_ms();
+	r->reason = frame_decode(l->dec, jpeg, len, &l->m->limits, &f, r->err,
+	    sizeof(r->err));
+	t1 = now_ms();
+	r->decode_ms = t1 - t0;
+	if (r->reason != FRAME_OK)
+		return;
+	r->w = f.w;
+	r->h = f.h;
+	b.x = (float)f.w / 2;
+	b.y = (float)f.h / 2;
+	b.w = (float)f.w;
+	b.h = (float)f.h;
+	b.score = 1;
+	b.cls = cls >= 0 && cls < m.nclasses ? cls : 0;
+	m.pad_x = m.pad_y = 0;	/* the crop is the box */
+	l->m = &m;
+	read_plate(l, &f, &b, &r->plates[0]);
+	l->m = saved;
+	r->ndet = r->nplates = 1;
+	r->read_ms = now_ms() - t1;
 	frame_free(&f);
 }

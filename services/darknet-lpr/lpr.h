@@ -90,10 +90,44 @@ void		 lpr_free(struct lpr *l);
 void	lpr_run(struct lpr *l, const void *jpeg, size_t len, struct lpr_result *r);
 
 /*
+ * As lpr_run(), for a JPEG that is already a plate crop (a labelled real crop, an
+ * evaluation set of crops): no detector, the whole image is the box, read as
+ * detector class cls (its colour and layout). For measuring the reader alone.
+ */
+void	lpr_run_crop(struct lpr *l, const void *jpeg, size_t len, int cls,
+	    struct lpr_result *r);
+
+/*
  * The detector and reader input sizes and the reader's slots, for logs.
  */
 void	lpr_shape(const struct lpr *l, int *det_w, int *det_h, int *rd_w, int *rd_h,
 	    int *rd_c, int *slots);
+
+/* The files of a models folder, as names relative to it (or absolute). */
+struct lpr_files {
+	const char	*det_cfg, *det_weights;	/* weights "": random init */
+	const char	*rd_cfg, *rd_weights;
+	const char	*symbols;		/* the reader's classes, one per line */
+	const char	*blank;			/* the symbol line that is the blank */
+	const char	*versions;		/* detector= and reader= lines */
+	const char	*classes;		/* lpr_classes_parse() */
+};
+
+/* The shipped names: plate-detector.cfg ... versions.txt, the 7 detector classes. */
+extern const struct lpr_files lpr_files_default;
+
+/*
+ * Fills m from the models folder dir: clears m, sets the file paths (without
+ * checking the weights exist), reads the symbol list and the versions, parses the
+ * classes, and sets the daemon's default thresholds, crop widening and frame limits
+ * (darknet-lpr.conf documents them) for the caller to override. Returns 0, or -1 with
+ * err naming the file and what is wrong.
+ */
+int	lpr_models_load(struct lpr_models *m, const char *dir,
+	    const struct lpr_files *files, char *err, size_t errlen);
+
+/* dir/name, or name when it is absolute. Returns 0, or -1 when it does not fit. */
+int	lpr_path_join(char *buf, size_t len, const char *dir, const char *name);
 
 /*
  * Parses a class list, "blue,yellow,yellow+double,green,yellow_green,white,black":

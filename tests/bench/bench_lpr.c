@@ -86,21 +86,6 @@ slurp(const char *path, struct input *in)
 	return 0;
 }
 
-static int
-load_text(const char *dir, const char *name, char *buf, size_t max, size_t *len)
-{
-	char path[LPR_PATH_MAX];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((fp = fopen(path, "rb")) == NULL)
-		return -1;
-	*len = fread(buf, 1, max - 1, fp);
-	buf[*len] = '\0';
-	fclose(fp);
-	return 0;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -109,9 +94,8 @@ main(int argc, char *argv[])
 	const char *dir = "models";
 	struct input *in;
 	struct lpr *l;
-	char err[256], text[8192], *v;
+	char err[256];
 	double *tot, *dec, *det, *rd;
-	size_t len;
 	int c, i, n = 200, nin, plates = 0, maxp = 4;
 
 	while ((c = getopt(argc, argv, "m:n:p:")) != -1)
@@ -130,26 +114,12 @@ main(int argc, char *argv[])
 			    "[-p max_plates] [frame.jpg ...]\n");
 			return 2;
 		}
-	snprintf(m.det_cfg, sizeof(m.det_cfg), "%s/plate-detector.cfg", dir);
-	snprintf(m.det_weights, sizeof(m.det_weights), "%s/plate-detector.weights",
-	    dir);
-	snprintf(m.rd_cfg, sizeof(m.rd_cfg), "%s/plate-reader.cfg", dir);
-	snprintf(m.rd_weights, sizeof(m.rd_weights), "%s/plate-reader.weights", dir);
-	if (load_text(dir, "symbols.txt", text, sizeof(text), &len) == -1 ||
-	    pd_alphabet_parse(&m.alpha, text, len, "_", err, sizeof(err)) == -1 ||
-	    lpr_classes_parse(&m, "blue,yellow,yellow+double,green,yellow_green,"
-	    "white,black", err, sizeof(err)) == -1) {
-		fprintf(stderr, "bench_lpr: %s: symbols or classes\n", dir);
+	if (lpr_models_load(&m, dir, &lpr_files_default, err, sizeof(err)) == -1) {
+		fprintf(stderr, "bench_lpr: %s\n", err);
 		return 1;
 	}
-	if (load_text(dir, "versions.txt", text, sizeof(text), &len) == 0)
-		for (v = strtok(text, "\n"); v != NULL; v = strtok(NULL, "\n"))
-			printf("model %s\n", v);
-	m.det_thresh = 0.3f;
-	m.det_nms = 0.45f;
+	printf("model detector=%s reader=%s\n", m.det_version, m.rd_version);
 	m.max_plates = maxp;
-	m.pad_x = 0.04f;
-	m.pad_y = 0.08f;
 	m.limits.max_bytes = 16u << 20;
 	m.limits.max_w = m.limits.max_h = 8192;
 	m.limits.max_pixels = 40000000;

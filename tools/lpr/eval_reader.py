@@ -66,9 +66,13 @@ class Net:
         return np.ctypeslib.as_array(out, shape=(n,)).copy()
 
 
-def preprocess(path):
-    """docs/lpr-models.md: stretch to 128x32 (bilinear), luma, [0, 1], planar."""
-    im = Image.open(path).convert("RGB").resize((128, 32), Image.BILINEAR).convert("L")
+def preprocess(path, kind=None):
+    """docs/lpr-models.md: double-row crops unfolded, stretch to 128x32 (bilinear),
+    luma, [0, 1], planar."""
+    im = Image.open(path).convert("RGB")
+    if kind in pack.DOUBLE_ROW:
+        im = pack.unfold(im)
+    im = im.resize((128, 32), Image.BILINEAR).convert("L")
     return np.ascontiguousarray(np.asarray(im, np.float32).reshape(-1) / 255.0)
 
 
@@ -129,7 +133,7 @@ def main():
     t_pre, t_net, shown = [], [], 0
     for path, plate, kind in items:
         t0 = time.perf_counter()
-        x = preprocess(path)
+        x = preprocess(path, kind)
         t1 = time.perf_counter()
         out = net.predict(x, nout).reshape(8, len(syms))
         t2 = time.perf_counter()

@@ -5,7 +5,8 @@ The reader's input is a 128x32 grey crop (docs/lpr-models.md); decoding thousand
 JPEGs in the C training loop would cost more than the network, so crops are converted
 once here: stretched to 128x32 (bilinear), grey = ITU-R 601 luma, one byte per pixel,
 with the plate's 8 slot labels as indices into models/symbols.txt (blank for slot 8 of
-7-character plates).
+7-character plates).  Double-row crops (kinds yellow2, trailer) are unfolded first: top
+row band left, bottom row band right (unfold(), the same cut darknet-lpr makes).
 
 Input folders: a labels.csv (file,plate[,kind]) when present, else file names
 `<anything>_<PLATE>.jpg` or `<PLATE>.jpg`.  --split test|val|train with --test-count,
@@ -78,7 +79,30 @@ def jitter(im, rng):
     return im
 
 
-def grey128(im, rng=None):
+DOUBLE_ROW = ("yellow2", "trailer")
+# Unfolding a double-row crop into the reader's one-row input (docs/lpr-models.md):
+# the top row's band (province + letter, centred) goes to the left TOP_W columns, the
+# bottom row's band to the rest, so every plate shows the reader characters of about
+# the same size in reading order.  Fractions of the crop: x0, y0, x1, y1.
+TOP_W = 40
+TOP_BAND = (0.18, 0.0, 0.82, 0.42)
+BOTTOM_BAND = (0.0, 0.34, 1.0, 1.0)
+
+
+def unfold(im):
+    w, h = im.size
+    def band(b, size):
+        return im.crop((int(b[0] * w), int(b[1] * h), max(int(b[0] * w) + 1, int(round(b[2] * w))),
+                        max(int(b[1] * h) + 1, int(round(b[3] * h))))).resize(size, Image.BILINEAR)
+    out = Image.new("RGB", (W, H))
+    out.paste(band(TOP_BAND, (TOP_W, H)), (0, 0))
+    out.paste(band(BOTTOM_BAND, (W - TOP_W, H)), (TOP_W, 0))
+    return out
+
+
+def grey128(im, rng=None, double_row=False):
+    if double_row:
+        im = unfold(im.convert("RGB"))
     g = np.asarray(im.convert("RGB").resize((W, H), Image.BILINEAR).convert("L"),
                    np.float32)
     if rng is not None and rng.random() < 0.5:
@@ -124,10 +148,11 @@ def main():
         lab = bytes([sym[c] for c in plate] + [blank] * (SLOTS - len(plate)))
         kb = bytes([KINDS.index(kind) if kind in KINDS else 255])
         im = Image.open(path).convert("RGB")
+        dbl = kind in DOUBLE_ROW
         if args.augment == 0:
-            recs.append(lab + kb + grey128(im).tobytes())
+            recs.append(lab + kb + grey128(im, None, dbl).tobytes())
         for _ in range(args.augment):
-            recs.append(lab + kb + grey128(jitter(im, rng), rng).tobytes())
+            recs.append(lab + kb + grey128(jitter(im, rng), rng, dbl).tobytes())
     if args.augment:
         rng.shuffle(recs)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -1,0 +1,572 @@
+/*
+ * lpr_eval: how well darknet-lpr reads a labelled set of frames, through the very
+ * code the daemon runs (lpr.c: libjpeg-turbo decode, detector, reader, rule-
+ * constrained decoding), one frame at a time on one core. It prints whole-plate
+ * accuracy overall, per plate kind and per condition, character accuracy, detection
+ * recall, how often a wrong plate would have been published, and per-frame latency
+ * (median and p99 of the whole and of each stage).
+ *
+ *	lpr_eval [-m models] [-n max] [-c min_conf] [-C] [-j out.json]
+ *	    [-a min_accuracy] [-r min_recall] [-v] INPUT
+ *
+ * INPUT is a folder with a labels.csv (tools/lpr/gen_frames.py writes one: file,
+ * plate, kind, class, x, y, w, h, conditions; only file and plate are required), a
+ * folder of photos named <anything>_<PLATE>.jpg, or a CSV file of that form whose
+ * file names are relative to the CSV's folder. -C says the images are plate crops,
+ * not frames: the detector is skipped and the whole image is read (lpr_run_crop()),
+ * as the class its kind says (double-row for yellow2 and trailer) or blue.
+ *
+ * A frame counts as read right when the daemon would have published its labelled
+ * plate: a legal read at or above the publishing confidence (-c, the daemon's
+ * read.min_confidence, 0.3). -a and -r turn the figures into a check: the exit
+ * status is 1 when whole-plate accuracy or detection recall is below them (the
+ * accuracy regression test uses this). Characters are compared position by position
+ * on the read whose box overlaps the labelled box most (else the most confident).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lpr.h"
+
+#define MAXGROUPS	64
+#define NAME_MAX_	48
+
+struct item {
+	char	 path[LPR_PATH_MAX];
+	char	 plate[GK_PLATE_MAX];
+	char	 kind[NAME_MAX_];
+	char	 cond[160];
+	int	 cls;			/* detector class, -1 unknown */
+	int	 has_box;
+	float	 x, y, w, h;
+};
+
+struct group {
+	char	 name[NAME_MAX_];
+	int	 n, exact, chars_ok, chars, det_n, det_hit, wrong;
+};
+
+struct tally {
+	struct group	 all;
+	struct group	 kinds[MAXGROUPS];
+	int		 nkinds;
+	struct group	 conds[MAXGROUPS];
+	int		 nconds;
+};
+
+static int verbose;
+
+static int
+cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+pct(double *v, int n, double p)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, (size_t)n, sizeof(*v), cmp);
+	return v[(int)(p * (n - 1) + 0.5)];
+}
+
+static unsigned char *
+slurp(const char *path, size_t *len)
+{
+	FILE		*fp;
+	unsigned char	*buf;
+	long		 n;
+
+	if ((fp = fopen(path, "rb")) == NULL)
+		return NULL;
+	if (fseek(fp, 0, SEEK_END) == -1 || (n = ftell(fp)) < 0 ||
+	    fseek(fp, 0, SEEK_SET) == -1 || (buf = malloc((size_t)n + 1)) == NULL) {
+		fclose(fp);
+		return NULL;
+	}
+	*len = fread(buf, 1, (size_t)n, fp);
+	buf[*len] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+/* UTF-8 characters of s into chars[] (each a NUL-terminated copy); returns count. */
+static int
+utf8_split(const char *s, char chars[][5], int max)
+{
+	int	 n = 0, k;
+
+	while (*s != '\0' && n < max) {
+		unsigned char c = (unsigned char)*s;
+
+		k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 :
+		    (c >> 3) == 30 ? 4 : 1;
+		if ((int)strnlen(s, (size_t)k) < k)
+			k = (int)strlen(s);
+		memcpy(chars[n], s, (size_t)k);
+		chars[n][k] = '\0';
+		s += k;
+		n++;
+	}
+	return n;
+}
+
+/* The detector class a generator kind stands for (docs/lpr-models.md). */
+static int
+kind_class(const char *kind)
+{
+	static const struct { const char *kind; int cls; } t[] = {
+		{ "blue", 0 }, { "yellow", 1 }, { "coach", 1 }, { "yellow2", 2 },
+		{ "trailer", 2 }, { "nev_small", 3 }, { "nev_large", 4 },
+		{ "police", 5 }, { "hk", 6 }, { "embassy", 6 }, { "consulate", 6 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(kind, t[i].kind) == 0)
+			return t[i].cls;
+	return -1;
+}
+
+static void
+add_item(struct item **items, int *n, int *cap, const struct item *it)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 256;
+		if ((*items = realloc(*items, sizeof(**items) * (size_t)*cap)) == NULL) {
+			fprintf(stderr, "lpr_eval: out of memory\n");
+			exit(2);
+		}
+	}
+	(*items)[(*n)++] = *it;
+}
+
+/* Splits a CSV line in place (no quoting: plates, kinds and names have no commas). */
+static int
+fields(char *line, char **f, int max)
+{
+	int	 n = 0;
+	char	*p = line;
+
+	line[strcspn(line, "\r\n")] = '\0';
+	while (n < max) {
+		f[n++] = p;
+		if ((p = strchr(p, ',')) == NULL)
+			break;
+		*p++ = '\0';
+	}
+	return n;
+}
+
+static int
+read_csv(const char *csv, const char *dir, struct item **items, int *n, int *cap)
+{
+	FILE		*fp;
+	char		 line[4096], *f[16], *hdr[16], hbuf[4096];
+	int		 nf, nh, i, lineno = 1, bad = 0;
+	int		 cf = -1, cp = -1, ck = -1, cc = -1, cx = -1, cy = -1, cw = -1;
+	int		 ch = -1, cond = -1;
+	struct item	 it;
+
+	if ((fp = fopen(csv, "r")) == NULL) {
+		fprintf(stderr, "lpr_eval: %s: %s\n", csv, strerror(errno));
+		return -1;
+	}
+	if (fgets(hbuf, sizeof(hbuf), fp) == NULL) {
+		fprintf(stderr, "lpr_eval: %s: empty\n", csv);
+		fclose(fp);
+		return -1;
+	}
+	nh = fields(hbuf + (strncmp(hbuf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0), hdr, 16);
+	for (i = 0; i < nh; i++) {
+		if (strcmp(hdr[i], "file") == 0) cf = i;
+		else if (strcmp(hdr[i], "plate") == 0) cp = i;
+		else if (strcmp(hdr[i], "kind") == 0) ck = i;
+		else if (strcmp(hdr[i], "class") == 0) cc = i;
+		else if (strcmp(hdr[i], "x") == 0) cx = i;
+		else if (strcmp(hdr[i], "y") == 0) cy = i;
+		else if (strcmp(hdr[i], "w") == 0) cw = i;
+		else if (strcmp(hdr[i], "h") == 0) ch = i;
+		else if (strcmp(hdr[i], "conditions") == 0) cond = i;
+	}
+	if (cf < 0 || cp < 0) {
+		fprintf(stderr, "lpr_eval: %s:1: needs file and plate columns\n", csv);
+		fclose(fp);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		nf = fields(line, f, 16);
+		if (nf == 1 && f[0][0] == '\0')
+			continue;
+		if (nf < nh || f[cp][0] == '\0' ||
+		    strlen(f[cp]) >= sizeof(it.plate)) {
+			fprintf(stderr, "lpr_eval: %s:%d: skipped: %d fields, plate '%s'\n",
+			    csv, lineno, nf, nf > cp ? f[cp] : "");
+			bad++;
+			continue;
+		}
+		memset(&it, 0, sizeof(it));
+		if (lpr_path_join(it.path, sizeof(it.path), dir, f[cf]) == -1) {
+			bad++;
+			continue;
+		}
+		snprintf(it.plate, sizeof(it.plate), "%s", f[cp]);
+		snprintf(it.kind, sizeof(it.kind), "%s", ck >= 0 ? f[ck] : "");
+		snprintf(it.cond, sizeof(it.cond), "%s", cond >= 0 ? f[cond] : "");
+		it.cls = cc >= 0 ? atoi(f[cc]) : kind_class(it.kind);
+		if (cx >= 0 && cy >= 0 && cw >= 0 && ch >= 0) {
+			it.has_box = 1;
+			it.x = strtof(f[cx], NULL);
+			it.y = strtof(f[cy], NULL);
+			it.w = strtof(f[cw], NULL);
+			it.h = strtof(f[ch], NULL);
+		}
+		add_item(items, n, cap, &it);
+	}
+	fclose(fp);
+	if (bad)
+		fprintf(stderr, "lpr_eval: %s: %d rows skipped\n", csv, bad);
+	return 0;
+}
+
+static int
+by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct item *)a)->path, ((const struct item *)b)->path);
+}
+
+/* A folder of <anything>_<PLATE>.jpg (or <PLATE>.jpg). */
+static int
+read_names(const char *dir, struct item **items, int *n, int *cap)
+{
+	DIR		*d;
+	struct dirent	*e;
+	struct item	 it;
+	const char	*base, *dot;
+	size_t		 len;
+	int		 first = *n;
+
+	if ((d = opendir(dir)) == NULL) {
+		fprintf(stderr, "lpr_eval: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if ((dot = strrchr(e->d_name, '.')) == NULL ||
+		    (strcasecmp(dot, ".jpg") != 0 && strcasecmp(dot, ".jpeg") != 0))
+			continue;
+		base = strrchr(e->d_name, '_');
+		base = base != NULL ? base + 1 : e->d_name;
+		len = (size_t)(dot - base);
+		memset(&it, 0, sizeof(it));
+		if (len == 0 || len >= sizeof(it.plate) ||
+		    lpr_path_join(it.path, sizeof(it.path), dir, e->d_name) == -1)
+			continue;
+		memcpy(it.plate, base, len);
+		it.cls = -1;
+		add_item(items, n, cap, &it);
+	}
+	closedir(d);
+	qsort(*items + first, (size_t)(*n - first), sizeof(**items), by_path);
+	return 0;
+}
+
+static struct group *
+group(struct group *g, int *ng, const char *name)
+{
+	int	 i;
+
+	for (i = 0; i < *ng; i++)
+		if (strcmp(g[i].name, name) == 0)
+			return &g[i];
+	if (*ng == MAXGROUPS)
+		return NULL;
+	memset(&g[*ng], 0, sizeof(g[*ng]));
+	snprintf(g[*ng].name, sizeof(g[*ng].name), "%s", name);
+	return &g[(*ng)++];
+}
+
+static float
+iou(const struct lpr_plate *p, const struct item *it)
+{
+	float	 x0 = fmaxf((float)p->x, it->x), y0 = fmaxf((float)p->y, it->y);
+	float	 x1 = fminf((float)(p->x + p->w), it->x + it->w);
+	float	 y1 = fminf((float)(p->y + p->h), it->y + it->h);
+	float	 in = fmaxf(0, x1 - x0) * fmaxf(0, y1 - y0);
+	float	 un = (float)p->w * (float)p->h + it->w * it->h - in;
+
+	return un > 0 ? in / un : 0;
+}
+
+/* Adds one frame's outcome to g. */
+static void
+count(struct group *g, int exact, int wrong, int chars_ok, int chars, int has_box,
+    int det_hit)
+{
+	if (g == NULL)
+		return;
+	g->n++;
+	g->exact += exact;
+	g->wrong += wrong;
+	g->chars_ok += chars_ok;
+	g->chars += chars;
+	g->det_n += has_box;
+	g->det_hit += has_box && det_hit;
+}
+
+static void
+score(const struct item *it, const struct lpr_result *r, double min_conf,
+    struct tally *t)
+{
+	char		 want[GK_PLATE_MAX][5], got[GK_PLATE_MAX][5];
+	char		 cond[sizeof(it->cond)], *c, *save = NULL;
+	const struct lpr_plate *best = NULL;
+	float		 bi = -1, v;
+	int		 i, nw, ng, exact = 0, wrong = 0, ok = 0, det_hit = 0;
+
+	for (i = 0; i < r->nplates; i++) {
+		const struct lpr_plate *p = &r->plates[i];
+		int published = p->read_ok && p->read.confidence >= min_conf;
+
+		if (published && strcmp(p->read.plate, it->plate) == 0)
+			exact = 1;
+		else if (published)
+			wrong = 1;
+		v = it->has_box ? iou(p, it) : p->read_ok ? 1 + p->read.confidence :
+		    p->det_score;
+		if (it->has_box && v >= 0.5f)
+			det_hit = 1;
+		if (v > bi) {
+			bi = v;
+			best = p;
+		}
+	}
+	nw = utf8_split(it->plate, want, GK_PLATE_MAX);
+	if (best != NULL && best->read_ok) {
+		ng = utf8_split(best->read.plate, got, GK_PLATE_MAX);
+		for (i = 0; i < nw && i < ng; i++)
+			ok += strcmp(want[i], got[i]) == 0;
+	}
+	if (verbose && !exact)
+		fprintf(stderr, "miss %s: want %s, read %s (%s)%s\n", it->path, it->plate,
+		    best != NULL && best->read_ok ? best->read.plate : "-",
+		    best != NULL ? best->argmax : "no box",
+		    it->has_box && !det_hit ? " not detected" : "");
+	count(&t->all, exact, wrong, ok, nw, it->has_box, det_hit);
+	count(group(t->kinds, &t->nkinds, it->kind[0] ? it->kind : "-"), exact,
+	    wrong, ok, nw, it->has_box, det_hit);
+	snprintf(cond, sizeof(cond), "%s", it->cond[0] ? it->cond : "-");
+	for (c = strtok_r(cond, "+", &save); c != NULL; c = strtok_r(NULL, "+", &save))
+		count(group(t->conds, &t->nconds, c), exact, wrong, ok, nw,
+		    it->has_box, det_hit);
+}
+
+static double
+ratio(int a, int b)
+{
+	return b ? 100.0 * a / b : 0;
+}
+
+static void
+print_group(FILE *fp, const char *label, const struct group *g)
+{
+	char	 rec[16];
+
+	if (g->det_n)
+		snprintf(rec, sizeof(rec), "%.2f %%", ratio(g->det_hit, g->det_n));
+	else
+		snprintf(rec, sizeof(rec), "-");
+	fprintf(fp, "%-24s %6d %8.2f %% %8.2f %% %9s %7.2f %%\n", label, g->n,
+	    ratio(g->exact, g->n), ratio(g->chars_ok, g->chars), rec,
+	    ratio(g->wrong, g->n));
+}
+
+static void
+json_group(FILE *fp, const struct group *g)
+{
+	fprintf(fp, "{\"n\":%d,\"exact\":%d,\"accuracy\":%.5f,\"chars\":%.5f,"
+	    "\"wrong_published\":%d,\"detection_n\":%d,\"recall\":%.5f}", g->n,
+	    g->exact, g->n ? (double)g->exact / g->n : 0,
+	    g->chars ? (double)g->chars_ok / g->chars : 0, g->wrong, g->det_n,
+	    g->det_n ? (double)g->det_hit / g->det_n : 0);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: lpr_eval [-m models] [-n max] [-c min_conf] [-C] "
+	    "[-j out.json] [-a min_accuracy] [-r min_recall] [-v] INPUT\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct lpr_models m;
+	static struct lpr_result r;
+	static struct tally t;
+	const char	*dir = "models", *json = NULL, *in;
+	char		 err[256], labels[LPR_PATH_MAX], base[LPR_PATH_MAX], *slash;
+	struct item	*items = NULL;
+	struct lpr	*l;
+	unsigned char	*buf;
+	double		*tot, *dec, *det, *rd, min_conf = 0.3, min_acc = -1, min_rec = -1;
+	size_t		 len;
+	int		 ch, i, n = 0, cap = 0, max = 0, crops = 0, unreadable = 0, rc = 0;
+	FILE		*fp;
+
+	while ((ch = getopt(argc, argv, "m:n:c:Cj:a:r:v")) != -1)
+		switch (ch) {
+		case 'm': dir = optarg; break;
+		case 'n': max = atoi(optarg); break;
+		case 'c': min_conf = atof(optarg); break;
+		case 'C': crops = 1; break;
+		case 'j': json = optarg; break;
+		case 'a': min_acc = atof(optarg); break;
+		case 'r': min_rec = atof(optarg); break;
+		case 'v': verbose = 1; break;
+		default: usage();
+		}
+	if (argc - optind != 1)
+		usage();
+	in = argv[optind];
+	len = strlen(in);
+	if (len > 4 && strcasecmp(in + len - 4, ".csv") == 0) {
+		snprintf(base, sizeof(base), "%s", in);
+		if ((slash = strrchr(base, '/')) != NULL)
+			*slash = '\0';
+		else
+			snprintf(base, sizeof(base), ".");
+		if (read_csv(in, base, &items, &n, &cap) == -1)
+			return 2;
+	} else if (lpr_path_join(labels, sizeof(labels), in, "labels.csv") == 0 &&
+	    access(labels, R_OK) == 0) {
+		if (read_csv(labels, in, &items, &n, &cap) == -1)
+			return 2;
+	} else if (read_names(in, &items, &n, &cap) == -1)
+		return 2;
+	if (max > 0 && n > max)
+		n = max;
+	if (n == 0) {
+		fprintf(stderr, "lpr_eval: %s: no labelled images\n", in);
+		return 2;
+	}
+	if (lpr_models_load(&m, dir, &lpr_files_default, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lpr_eval: %s\n", err);
+		return 2;
+	}
+	m.limits.max_bytes = 16u << 20;
+	m.limits.max_w = m.limits.max_h = 8192;
+	m.limits.max_pixels = 40000000;
+	if (access(m.det_weights, R_OK) != 0 || access(m.rd_weights, R_OK) != 0)
+		fprintf(stderr, "lpr_eval: warning: %s lacks weights: random networks\n",
+		    dir);
+	if ((l = lpr_new(&m, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "lpr_eval: %s\n", err);
+		return 2;
+	}
+	tot = calloc((size_t)n, sizeof(double));
+	dec = calloc((size_t)n, sizeof(double));
+	det = calloc((size_t)n, sizeof(double));
+	rd = calloc((size_t)n, sizeof(double));
+	if (tot == NULL || dec == NULL || det == NULL || rd == NULL)
+		return 2;
+	for (i = 0; i < n; i++) {
+		if ((buf = slurp(items[i].path, &len)) == NULL) {
+			fprintf(stderr, "lpr_eval: %s: %s\n", items[i].path,
+			    strerror(errno));
+			unreadable++;
+			memset(&r, 0, sizeof(r));
+		} else {
+			if (crops)
+				lpr_run_crop(l, buf, len, items[i].cls >= 0 ?
+				    items[i].cls : 0, &r);
+			else
+				lpr_run(l, buf, len, &r);
+			free(buf);
+			if (r.reason != FRAME_OK) {
+				fprintf(stderr, "lpr_eval: %s: %s %s\n", items[i].path,
+				    frame_reason_name(r.reason), r.err);
+				unreadable++;
+			}
+		}
+		dec[i] = r.decode_ms;
+		det[i] = r.detect_ms;
+		rd[i] = r.read_ms;
+		tot[i] = r.decode_ms + r.detect_ms + r.read_ms;
+		score(&items[i], &r, min_conf, &t);
+		if ((i + 1) % 500 == 0)
+			fprintf(stderr, "lpr_eval: %d/%d frames, %.2f %% so far\n", i + 1,
+			    n, ratio(t.all.exact, t.all.n));
+	}
+
+	printf("lpr_eval: %s, %d %s, models %s (detector %s, reader %s), "
+	    "publishing confidence %.2f\n", in, n, crops ? "crops" : "frames", dir,
+	    m.det_version, m.rd_version, min_conf);
+	printf("%-24s %6s %10s %10s %9s %9s\n", "", "frames", "plate", "chars",
+	    "detected", "wrong");
+	print_group(stdout, "all", &t.all);
+	for (i = 0; i < t.nkinds; i++) {
+		snprintf(labels, sizeof(labels), "kind %s", t.kinds[i].name);
+		print_group(stdout, labels, &t.kinds[i]);
+	}
+	for (i = 0; i < t.nconds; i++) {
+		snprintf(labels, sizeof(labels), "condition %s", t.conds[i].name);
+		print_group(stdout, labels, &t.conds[i]);
+	}
+	if (unreadable)
+		printf("unreadable images: %d (counted as misses)\n", unreadable);
+	printf("per %s, 1 core: total median %.2f ms p99 %.2f ms (decode %.2f, "
+	    "detector %.2f, reader %.2f median)\n", crops ? "crop" : "frame",
+	    pct(tot, n, .5), pct(tot, n, .99), pct(dec, n, .5), pct(det, n, .5),
+	    pct(rd, n, .5));
+	if (json != NULL) {
+		if ((fp = fopen(json, "w")) == NULL) {
+			fprintf(stderr, "lpr_eval: %s: %s\n", json, strerror(errno));
+			return 2;
+		}
+		fprintf(fp, "{\"input\":\"%s\",\"frames\":%d,\"crops\":%s,"
+		    "\"detector\":\"%s\",\"reader\":\"%s\",\"all\":", in, n,
+		    crops ? "true" : "false", m.det_version, m.rd_version);
+		json_group(fp, &t.all);
+		fprintf(fp, ",\"kinds\":{");
+		for (i = 0; i < t.nkinds; i++) {
+			fprintf(fp, "%s\"%s\":", i ? "," : "", t.kinds[i].name);
+			json_group(fp, &t.kinds[i]);
+		}
+		fprintf(fp, "},\"conditions\":{");
+		for (i = 0; i < t.nconds; i++) {
+			fprintf(fp, "%s\"%s\":", i ? "," : "", t.conds[i].name);
+			json_group(fp, &t.conds[i]);
+		}
+		fprintf(fp, "},\"latency_ms\":{\"median\":%.3f,\"p99\":%.3f}}\n",
+		    pct(tot, n, .5), pct(tot, n, .99));
+		fclose(fp);
+	}
+	if (min_acc >= 0 && (double)t.all.exact < min_acc * t.all.n) {
+		printf("FAIL whole-plate accuracy %.2f %% is below %.2f %%\n",
+		    ratio(t.all.exact, t.all.n), 100 * min_acc);
+		rc = 1;
+	}
+	if (min_rec >= 0 && t.all.det_n > 0 &&
+	    (double)t.all.det_hit < min_rec * t.all.det_n) {
+		printf("FAIL detection recall %.2f %% is below %.2f %%\n",
+		    ratio(t.all.det_hit, t.all.det_n), 100 * min_rec);
+		rc = 1;
+	}
+	lpr_free(l);
+	free(items);
+	free(tot);
+	free(dec);
+	free(det);
+	free(rd);
+	return rc;
+}
