@@ -70,6 +70,43 @@ if matches bench_ledger && [ -x "$dir/bench_ledger" ]; then
 	) || echo "(bench_ledger could not run: see above)"
 fi
 
+# ---------------------------------------------------------------- plate reading
+# lpr_eval (tests/bench/lpr_eval.c) runs darknet-lpr's own pipeline (lpr.c) over
+# 2,000 held-out synthetic gate frames (tools/lpr/gen_frames.py, seed 32, heldout
+# style: generated once into build/bench/lpr-frames) and prints whole-plate accuracy
+# per plate kind and per condition, characters, detection recall and per-frame
+# latency (goal: >= 99.5 %, median <= 60 ms on 2 cores). Then, when present, the
+# held-out test part of the real plate crops (ECOGATE_REAL_CROPS, default
+# ../shared/data/real-plates/images, split as tools/lpr/pack.py splits it; -C, the
+# reader alone) and a folder or CSV of real labelled photos (ECOGATE_REAL_PHOTOS:
+# <anything>_<PLATE>.jpg or file,plate rows), each reported on its own.
+if matches lpr_eval && [ -x "$dir/lpr_eval" ]; then
+	found=1
+	frames=build/bench/lpr-frames
+	n=${ECOGATE_LPR_FRAMES:-2000}
+	if [ "$(($(wc -l < "$frames/labels.csv" 2>/dev/null || echo 0) - 1))" -lt "$n" ]; then
+		echo "== generating $n held-out frames in $frames (a few minutes, once)"
+		rm -rf "$frames"
+		/usr/bin/python3 tools/lpr/gen_frames.py --seed 32 --style heldout \
+		    --count "$n" --out "$frames" >/dev/null
+	fi
+	echo "== lpr_eval: $n held-out synthetic frames"
+	"$dir/lpr_eval" -m models -j build/bench/lpr_eval.json "$frames" 2>/dev/null ||
+	    echo "(lpr_eval failed: see above)"
+	crops=${ECOGATE_REAL_CROPS:-../shared/data/real-plates/images}
+	if [ -d "$crops" ]; then
+		# Only the held-out test part: the rest trained or picked the reader.
+		/usr/bin/python3 tools/lpr/pack.py --in "$crops" --split test \
+		    --csv build/bench/real-test.csv 2>/dev/null
+		echo "== lpr_eval: real plate crops, held-out test part of $crops (reader only)"
+		"$dir/lpr_eval" -m models -C build/bench/real-test.csv 2>/dev/null || true
+	fi
+	if [ -n "${ECOGATE_REAL_PHOTOS:-}" ]; then
+		echo "== lpr_eval: real photos $ECOGATE_REAL_PHOTOS"
+		"$dir/lpr_eval" -m models "$ECOGATE_REAL_PHOTOS" 2>/dev/null || true
+	fi
+fi
+
 # ---------------------------------------------------------------- the gate path
 
 parts=

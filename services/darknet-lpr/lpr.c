@@ -486,24 +486,37 @@ read_plate(struct lpr *l, const struct frame *f, const struct yolo_box *b,
 		p->colour = p->read.colour;	/* the layout told it (e.g. 8 chars) */
 }
 
+/* Clears r and decodes the JPEG into f; 0, or -1 with r->reason saying why. *t1 is
+ * when decoding ended. */
+static int
+decode(struct lpr *l, const void *jpeg, size_t len, struct lpr_result *r,
+    struct frame *f, double *t1)
+{
+	double	 t0;
+
+	memset(r, 0, sizeof(*r));
+	t0 = now_ms();
+	r->reason = frame_decode(l->dec, jpeg, len, &l->m->limits, f, r->err,
+	    sizeof(r->err));
+	*t1 = now_ms();
+	r->decode_ms = *t1 - t0;
+	if (r->reason != FRAME_OK)
+		return -1;
+	r->w = f->w;
+	r->h = f->h;
+	return 0;
+}
+
 void
 lpr_run(struct lpr *l, const void *jpeg, size_t len, struct lpr_result *r)
 {
 	struct yolo_box	 boxes[BOXES_MAX];
 	struct frame	 f;
-	double		 t0, t1, t2;
+	double		 t1, t2;
 	int		 i, n;
 
-	memset(r, 0, sizeof(*r));
-	t0 = now_ms();
-	r->reason = frame_decode(l->dec, jpeg, len, &l->m->limits, &f, r->err,
-	    sizeof(r->err));
-	t1 = now_ms();
-	r->decode_ms = t1 - t0;
-	if (r->reason != FRAME_OK)
+	if (decode(l, jpeg, len, r, &f, &t1) != 0)
 		return;
-	r->w = f.w;
-	r->h = f.h;
 	n = detect(l, &f, boxes);
 	t2 = now_ms();
 	r->detect_ms = t2 - t1;
@@ -523,18 +536,10 @@ lpr_run_crop(struct lpr *l, const void *jpeg, size_t len, int cls,
 	const struct lpr_models	*saved = l->m;
 	struct yolo_box		 b;
 	struct frame		 f;
-	double			 t0, t1;
+	double			 t1;
 
-	memset(r, 0, sizeof(*r));
-	t0 = now_ms();
-	r->reason = frame_decode(l->dec, jpeg, len, &l->m->limits, &f, r->err,
-	    sizeof(r->err));
-	t1 = now_ms();
-	r->decode_ms = t1 - t0;
-	if (r->reason != FRAME_OK)
+	if (decode(l, jpeg, len, r, &f, &t1) != 0)
 		return;
-	r->w = f.w;
-	r->h = f.h;
 	b.x = (float)f.w / 2;
 	b.y = (float)f.h / 2;
 	b.w = (float)f.w;

@@ -18,28 +18,12 @@
 #include <turbojpeg.h>
 
 #include "lpr.h"
+#include "pct.h"
 
 struct input {
 	unsigned char	*buf;
 	size_t		 len;
 };
-
-static int
-cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-pct(double *v, int n, double p)
-{
-	int i = (int)(p * (n - 1) + 0.5);
-
-	qsort(v, (size_t)n, sizeof(*v), cmp);
-	return v[i];
-}
 
 static unsigned char *
 synth(size_t *len)
@@ -161,14 +145,14 @@ main(int argc, char *argv[])
 	printf("frames %d (%d inputs, %dx%d first), plates read %.2f per frame "
 	    "(max %d)\n", n, nin, r.w, r.h, (double)plates / n, maxp);
 	printf("%-22s %8s %8s\n", "per frame, 1 core", "median", "p99");
-	printf("%-22s %8.2f %8.2f ms\n", "decode (turbojpeg)", pct(dec, n, .5),
-	    pct(dec, n, .99));
-	printf("%-22s %8.2f %8.2f ms\n", "detector", pct(det, n, .5),
-	    pct(det, n, .99));
-	printf("%-22s %8.2f %8.2f ms\n", "reader (all plates)", pct(rd, n, .5),
-	    pct(rd, n, .99));
+	printf("%-22s %8.2f %8.2f ms\n", "decode (turbojpeg)", bench_pct(dec, n, .5),
+	    bench_pct(dec, n, .99));
+	printf("%-22s %8.2f %8.2f ms\n", "detector", bench_pct(det, n, .5),
+	    bench_pct(det, n, .99));
+	printf("%-22s %8.2f %8.2f ms\n", "reader (all plates)", bench_pct(rd, n, .5),
+	    bench_pct(rd, n, .99));
 	printf("%-22s %8.2f %8.2f ms   (goal: median <= 60 ms)\n", "total",
-	    pct(tot, n, .5), pct(tot, n, .99));
+	    bench_pct(tot, n, .5), bench_pct(tot, n, .99));
 	lpr_free(l);
 	for (i = 0; i < nin; i++)
 		free(in[i].buf);

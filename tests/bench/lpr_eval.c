@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "lpr.h"
+#include "pct.h"
 
 #define MAXGROUPS	64
 #define NAME_MAX_	48
@@ -60,23 +61,6 @@ struct tally {
 };
 
 static int verbose;
-
-static int
-cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-pct(double *v, int n, double p)
-{
-	if (n == 0)
-		return 0;
-	qsort(v, (size_t)n, sizeof(*v), cmp);
-	return v[(int)(p * (n - 1) + 0.5)];
-}
 
 static unsigned char *
 slurp(const char *path, size_t *len)
@@ -526,8 +510,8 @@ main(int argc, char *argv[])
 		printf("unreadable images: %d (counted as misses)\n", unreadable);
 	printf("per %s, 1 core: total median %.2f ms p99 %.2f ms (decode %.2f, "
 	    "detector %.2f, reader %.2f median)\n", crops ? "crop" : "frame",
-	    pct(tot, n, .5), pct(tot, n, .99), pct(dec, n, .5), pct(det, n, .5),
-	    pct(rd, n, .5));
+	    bench_pct(tot, n, .5), bench_pct(tot, n, .99), bench_pct(dec, n, .5), bench_pct(det, n, .5),
+	    bench_pct(rd, n, .5));
 	if (json != NULL) {
 		if ((fp = fopen(json, "w")) == NULL) {
 			fprintf(stderr, "lpr_eval: %s: %s\n", json, strerror(errno));
@@ -548,7 +532,7 @@ main(int argc, char *argv[])
 			json_group(fp, &t.conds[i]);
 		}
 		fprintf(fp, "},\"latency_ms\":{\"median\":%.3f,\"p99\":%.3f}}\n",
-		    pct(tot, n, .5), pct(tot, n, .99));
+		    bench_pct(tot, n, .5), bench_pct(tot, n, .99));
 		fclose(fp);
 	}
 	if (min_acc >= 0 && (double)t.all.exact < min_acc * t.all.n) {

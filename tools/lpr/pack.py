@@ -114,7 +114,7 @@ def grey128(im, rng=None, double_row=False):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--in", dest="inp", required=True, action="append")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", help="the pack to write")
     ap.add_argument("--symbols", default=os.path.join(os.path.dirname(__file__),
                                                       "../../models/symbols.txt"))
     ap.add_argument("--split", choices=["all", "train", "val", "test"], default="all")
@@ -124,8 +124,12 @@ def main():
     ap.add_argument("--augment", type=int, default=0, help="jittered copies per crop")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--list", help="write the files packed to this text file")
+    ap.add_argument("--csv", help="only write file,plate,kind rows (absolute paths) of "
+                    "the chosen part to this CSV, for lpr_eval; no pack")
     args = ap.parse_args()
 
+    if not args.out and not args.csv:
+        ap.error("--out or --csv is required")
     sym, blank = load_symbols(args.symbols)
     items = []
     for d in args.inp:
@@ -139,6 +143,13 @@ def main():
         part = {i: ("test" if k < nt else "val" if k < nt + nv else "train")
                 for k, i in enumerate(order)}
         items = [it for i, it in enumerate(items) if part[i] == args.split]
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["file", "plate", "kind"])
+            w.writerows((os.path.abspath(p), plate, kind) for p, plate, kind in items)
+        print("pack: %d rows -> %s" % (len(items), args.csv), file=sys.stderr)
+        return
     rng = random.Random(args.seed)
     recs, skipped = [], 0
     for path, plate, kind in items:
