@@ -735,53 +735,6 @@ trim(char *s)
 	return s;
 }
 
-/*
- * Code points in s, or -1 when s is not valid UTF-8 (overlong forms and surrogates
- * included) or holds a control character.
- */
-static long
-utf8_count(const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	unsigned		 cp, min;
-	long			 n = 0;
-	int			 k, i;
-
-	while (*p != '\0') {
-		if (*p < 0x80) {
-			if (*p < 0x20 || *p == 0x7f)
-				return -1;
-			p++;
-			n++;
-			continue;
-		}
-		if ((*p & 0xe0) == 0xc0) {
-			k = 1;
-			cp = *p & 0x1f;
-			min = 0x80;
-		} else if ((*p & 0xf0) == 0xe0) {
-			k = 2;
-			cp = *p & 0x0f;
-			min = 0x800;
-		} else if ((*p & 0xf8) == 0xf0) {
-			k = 3;
-			cp = *p & 0x07;
-			min = 0x10000;
-		} else
-			return -1;
-		for (i = 1; i <= k; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return -1;
-		p += k + 1;
-		n++;
-	}
-	return n;
-}
-
 /* The column of ledger l a header cell names, or -1. */
 static int
 column_named(int l, const char *name)
@@ -841,7 +794,7 @@ ledger_csv_header_read(int l, char *const *cells, size_t n,
 		cell = trim(cell);
 		memmove(h->name[i], cell, strlen(cell) + 1);
 		cell = h->name[i];
-		if (utf8_count(cell) < 0) {
+		if (gk_utf8_count(cell, 0) < 0) {
 			gk_errf(err, errlen, "column %zu: header is not valid UTF-8 (save "
 			    "the file as UTF-8)", i + 1);
 			return -1;
@@ -986,7 +939,7 @@ cell_value(int l, const struct ledger_csv_col *c, const char *raw, char *out,
 	case LCF_TEXT:
 	case LCF_LIST:
 	default:
-		if ((n = utf8_count(raw)) < 0) {
+		if ((n = gk_utf8_count(raw, 0)) < 0) {
 			gk_errf(msg, msglen, "not valid UTF-8 text (or holds a control "
 			    "character)");
 			return -1;

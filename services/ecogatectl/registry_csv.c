@@ -184,55 +184,6 @@ registry_col_lookup(const char *name, const char **list_value)
 	return -1;
 }
 
-/*
- * Counts the code points of s, or returns -1 when s is not valid UTF-8 (overlong
- * forms and surrogates included) or holds a control character other than those
- * allowed (ctl_ok: tab and line breaks in free text).
- */
-static long
-utf8_count(const char *s, int ctl_ok)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	unsigned		 cp, min;
-	long			 n = 0;
-	int			 k, i;
-
-	while (*p != '\0') {
-		if (*p < 0x80) {
-			if ((*p < 0x20 || *p == 0x7f) && !(ctl_ok &&
-			    (*p == '\t' || *p == '\n' || *p == '\r')))
-				return -1;
-			p++;
-			n++;
-			continue;
-		}
-		if ((*p & 0xe0) == 0xc0) {
-			k = 1;
-			cp = *p & 0x1f;
-			min = 0x80;
-		} else if ((*p & 0xf0) == 0xe0) {
-			k = 2;
-			cp = *p & 0x0f;
-			min = 0x800;
-		} else if ((*p & 0xf8) == 0xf0) {
-			k = 3;
-			cp = *p & 0x07;
-			min = 0x10000;
-		} else
-			return -1;
-		for (i = 1; i <= k; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return -1;
-		p += k + 1;
-		n++;
-	}
-	return n;
-}
-
 static int
 alias_find(const struct alias *a, size_t n, const char *s, int nocase, char *out,
     size_t outlen)
@@ -333,7 +284,7 @@ parse_stage(const char *s, char *out)
 static int
 check_len(const char *s, long max, int ctl_ok, char *msg, size_t msglen)
 {
-	long n = utf8_count(s, ctl_ok);
+	long n = gk_utf8_count(s, ctl_ok);
 
 	if (n < 0) {
 		gk_errf(msg, msglen, "not valid UTF-8 text (or holds a control "
@@ -358,7 +309,7 @@ registry_value(enum registry_col c, const char *raw, char *out, size_t outlen,
 	char			*end;
 	long			 code;
 
-	if (utf8_count(raw, c == REGISTRY_NOTE) < 0) {
+	if (gk_utf8_count(raw, c == REGISTRY_NOTE) < 0) {
 		gk_errf(msg, msglen, "not valid UTF-8 text (or holds a control "
 		    "character)");
 		return -1;
@@ -533,7 +484,7 @@ registry_plate(const char *raw, const char *colour, const char *category,
 	kind[0] = '\0';
 	if (category != NULL && strcmp(category, "nrmm") == 0) {
 		/* An environmental plate or 登记编码: free text without spaces. */
-		n = utf8_count(raw, 0);
+		n = gk_utf8_count(raw, 0);
 		for (p = raw; *p != '\0'; p++)
 			if (*p == ' ')
 				n = -1;
@@ -817,7 +768,7 @@ read_header(const char *fname, struct record *r, struct header *h,
 			gk_errf(err, errlen, "%s: out of memory", fname);
 			return -1;
 		}
-		if (utf8_count(cell, 0) < 0) {
+		if (gk_utf8_count(cell, 0) < 0) {
 			gk_errf(err, errlen, "%s:%d: column %zu: header is not valid "
 			    "UTF-8 (save the file as UTF-8)", fname, r->line, i + 1);
 			return -1;

@@ -68,6 +68,10 @@ main(int argc, char *argv[])
 			if (de->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", argv[i], de->d_name);
+			/* One level only: a folder beside the corpus (ops/sample/frames)
+			 * is not an input. */
+			if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+				continue;
 			bad += run_file(path) == -1;
 			files++;
 		}

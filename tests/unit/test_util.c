@@ -357,9 +357,29 @@ test_hex_days_digest(void)
 	T_CHECK(strncmp(id, "00000000-0000-7", 15) == 0);
 }
 
+/* Imported text cells: code points counted, bad UTF-8 and control bytes refused. */
+static void
+test_utf8_count(void)
+{
+	T_CHECK(gk_utf8_count("", 0) == 0);
+	T_CHECK(gk_utf8_count("abc", 0) == 3);
+	T_CHECK(gk_utf8_count("沪A12345", 0) == 7);
+	T_CHECK(gk_utf8_count("\xf0\x9f\x9a\x9a", 0) == 1);	/* 4 bytes, U+1F69A */
+	T_CHECK(gk_utf8_count("a\tb", 0) == -1);
+	T_CHECK(gk_utf8_count("a\tb\r\n", 1) == 5);
+	T_CHECK(gk_utf8_count("a\x01", 1) == -1);
+	T_CHECK(gk_utf8_count("\x7f", 1) == -1);
+	T_CHECK(gk_utf8_count("\xc0\xaf", 0) == -1);		/* overlong '/' */
+	T_CHECK(gk_utf8_count("\xed\xa0\x80", 0) == -1);	/* surrogate */
+	T_CHECK(gk_utf8_count("\xe6\xb2", 0) == -1);		/* cut short */
+	T_CHECK(gk_utf8_count("\xf4\x90\x80\x80", 0) == -1);	/* above U+10FFFF */
+	T_CHECK(gk_utf8_count("\xff", 0) == -1);
+}
+
 int
 main(void)
 {
+	test_utf8_count();
 	test_hex_days_digest();
 	test_crc32c();
 	test_strlcpy();

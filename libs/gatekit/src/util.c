@@ -438,3 +438,47 @@ gk_topic_id_valid(const char *s)
 			return 0;
 	return 1;
 }
+
+long
+gk_utf8_count(const char *s, int ctl_ok)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	unsigned		 cp, min;
+	long			 n = 0;
+	int			 k, i;
+
+	while (*p != '\0') {
+		if (*p < 0x80) {
+			if ((*p < 0x20 || *p == 0x7f) && !(ctl_ok &&
+			    (*p == '\t' || *p == '\n' || *p == '\r')))
+				return -1;
+			p++;
+			n++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0) {
+			k = 1;
+			cp = *p & 0x1f;
+			min = 0x80;
+		} else if ((*p & 0xf0) == 0xe0) {
+			k = 2;
+			cp = *p & 0x0f;
+			min = 0x800;
+		} else if ((*p & 0xf8) == 0xf0) {
+			k = 3;
+			cp = *p & 0x07;
+			min = 0x10000;
+		} else
+			return -1;
+		for (i = 1; i <= k; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return -1;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return -1;
+		p += k + 1;
+		n++;
+	}
+	return n;
+}

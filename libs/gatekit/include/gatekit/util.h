@@ -100,6 +100,14 @@ int	gk_id_canonical(const char *s);
 int	gk_topic_id_valid(const char *s);
 
 /*
+ * Counts the code points of s, or returns -1 when s is not valid UTF-8 (overlong
+ * forms and surrogates included) or holds a control character other than those
+ * allowed (ctl_ok: tab and line breaks in free text). For checking imported text
+ * cells before they reach the database.
+ */
+long	gk_utf8_count(const char *s, int ctl_ok);
+
+/*
  * Formats an error message into err (errlen bytes), the caller-provided error buffer
  * that gatekit constructors and loaders take; does nothing when err is NULL or errlen
  * is 0, so callers may pass NULL when they do not want the text.
