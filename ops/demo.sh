@@ -11,7 +11,12 @@
 # the sample traffic (ops/sample/gate-traffic.json) is played by ops/demo_gate.py:
 # each vehicle's plate reads, the decision with its reasons and LED text, the
 # barrier's states, an orange alert set half way, and at the end the passages read
-# back from Kafka. The ledger-writer appends every passage and operator action to the
+# back from Kafka. Then the camera path: on lane in-2 camera-capture replays a folder
+# that demo_gate.py fills with one sample vehicle frame at a time
+# (ops/sample/frames/, made by tools/lpr/gen_frames.py), each vehicle triggers the
+# lane (trigger.v1), darknet-lpr reads the burst's frames with the models in models/
+# and the verifier decides: expected plate, reads and decision per frame, and a
+# summary line (misreads are shown, not failures). The ledger-writer appends every passage and operator action to the
 # site's verifiable ledger in PostgreSQL; the demo ends by verifying that ledger
 # (`ecogatectl ledger verify`) and proving one passage offline against the site's
 # public key (`ledger prove` + `ledger check-proof`), as an inspector would.
@@ -109,6 +114,33 @@ for lane in in-1 out-1; do
 	port=$((port + 1))
 done
 
+# The camera lane: camera-capture replays a folder whose one file is the vehicle in
+# front of the camera (demo_gate.py swaps it), darknet-lpr reads its frames with
+# models/. Where darknet is not installed there is no darknet-lpr, and no camera path.
+# darknet-lpr publishes reads down to confidence 0.01 here (shipped default 0.3) so
+# that the early models' uncertain reads reach the verifier, which sends reads below
+# the policy's review_below_confidence (0.7) to review: the safety net shows.
+cam_lane=in-2
+camera=
+lpr=$bin/services/darknet-lpr/darknet-lpr
+if [ -x "$lpr" ]; then
+	camera=$demo/camera-$cam_lane
+	mkdir -p "$camera"
+	frames=(ops/sample/frames/*.jpg)
+	cp "${frames[0]}" "$camera/lane.jpg"
+	ECOGATE_READ_MIN_CONFIDENCE=0.01 \
+	    "$lpr" -f services/darknet-lpr/darknet-lpr.conf >"$demo/darknet-lpr.log" 2>&1 &
+	echo $! >"$demo/darknet-lpr.pid"
+	ECOGATE_LANE=$cam_lane ECOGATE_CAMERA=cam-$cam_lane \
+	ECOGATE_SOURCE_URL=dir:$camera ECOGATE_SOURCE_INTERVAL=100ms \
+	    "$bin/services/camera-capture/camera-capture" \
+	    -f services/camera-capture/camera-capture.conf \
+	    >"$demo/camera-$cam_lane.log" 2>&1 &
+	echo $! >"$demo/camera-$cam_lane.pid"
+else
+	echo "demo: no $lpr (Debian package darknet missing?): no camera path" >&2
+fi
+
 # Each daemon says it is up on its retained status topic (device-status.v1).
 wait_online() {	# wait_online SERVICE INSTANCE
 	local t=ecogate/v1/demo/status/$1/$2
@@ -124,6 +156,10 @@ wait_online verifier 1
 wait_online barrier-actuator in-1
 wait_online barrier-actuator out-1
 wait_online ledger-writer 1
+if [ -n "$camera" ]; then
+	wait_online darknet-lpr 1
+	wait_online camera-capture "cam-$cam_lane"
+fi
 
 echo "== import the sample vehicle registry"
 "$ctl" registry import ops/sample/registry.csv --operator demo \
@@ -135,10 +171,24 @@ for _ in $(seq 1 100); do
 	    'ecogate:registry:沪L09217|yellow')" ] && break
 	sleep 0.2
 done
+cam_args=()
+if [ -n "$camera" ]; then
+	# Some of the sample frames' vehicles are registered, so a right read decides.
+	"$ctl" registry import ops/sample/frames/registry.csv --operator demo \
+	    --reason "演示：导入摄像机样例车辆登记" || [ $? -eq 65 ]
+	for _ in $(seq 1 100); do
+		[ -n "$(redis-cli -p "$ECOGATE_REDIS_PORT" --raw GET \
+		    'ecogate:registry:辽LF85366|green')" ] && break
+		sleep 0.2
+	done
+	cam_args=(--camera ops/sample/frames)
+fi
 
 echo "== sample gate traffic"
 ECOGATECTL=$ctl DEMO_SIM_PORTS=$sim_ports DEMO_STATE=$demo \
-    /usr/bin/python3 ops/demo_gate.py ops/sample/gate-traffic.json
+DEMO_CAMERA_LANE=$cam_lane DEMO_CAMERA_DIR=$camera \
+DEMO_LPR_LOG=$demo/darknet-lpr.log \
+    /usr/bin/python3 ops/demo_gate.py ops/sample/gate-traffic.json "${cam_args[@]}"
 
 echo "== the ledger: verify it, then prove the last passage offline"
 last=$(tail -n 1 "$demo/passages.txt")
