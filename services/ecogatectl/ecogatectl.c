@@ -210,6 +210,60 @@ env_or(const char *name, const char *def)
 }
 
 /*
+ * The options registry, policy and barrier share, with the same letters in each:
+ * --site, --operator, --reason, --db, --brokers, --mqtt and --verbose.
+ */
+struct ctl_common {
+	const char	*site, *operator_name, *reason;
+	const char	*conninfo, *brokers, *mqtt_url;
+};
+
+/* Takes one shared option into co; 1 when ch was one, 0 for the caller's own. */
+static int
+common_opt(int ch, const char *arg, struct ctl_common *co)
+{
+	switch (ch) {
+	case 's':
+		co->site = arg;
+		return 1;
+	case 'o':
+		co->operator_name = arg;
+		return 1;
+	case 'r':
+		co->reason = arg;
+		return 1;
+	case 'c':
+		co->conninfo = arg;
+		return 1;
+	case 'b':
+		co->brokers = arg;
+		return 1;
+	case 'm':
+		co->mqtt_url = arg;
+		return 1;
+	case 'v':
+		gk_log_set_level(gk_log_get_level() > GK_LOG_INFO ? GK_LOG_INFO :
+		    GK_LOG_DEBUG);
+		return 1;
+	}
+	return 0;
+}
+
+/* What was not given on the command line: the environment, else the defaults. */
+static void
+common_defaults(struct ctl_common *co)
+{
+	if (co->site == NULL)
+		co->site = env_or("ECOGATE_SITE", DEFAULT_SITE);
+	if (co->conninfo == NULL)
+		co->conninfo = env_or("ECOGATE_PG_CONNINFO", DEFAULT_PG_CONNINFO);
+	if (co->brokers == NULL)
+		co->brokers = env_or("ECOGATE_KAFKA_BROKERS", DEFAULT_KAFKA_BROKERS);
+	if (co->mqtt_url == NULL)
+		co->mqtt_url = env_or("ECOGATE_MQTT_URL", DEFAULT_MQTT_URL);
+}
+
+/*
  * registry SUBCOMMAND ...: options may come before or after the subcommand's
  * arguments. Exit codes as registry.h says.
  */
@@ -231,43 +285,27 @@ cmd_registry(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct gk_db_opts	 dbo = { .application_name = "ecogatectl" };
-	struct registry_who	 who = { NULL, NULL, NULL };
+	struct ctl_common	 co = { NULL, NULL, NULL, NULL, NULL, NULL };
+	struct registry_who	 who;
 	struct gk_db		*db;
-	const char		*conninfo = NULL, *brokers = NULL, *colour = NULL;
+	const char		*colour = NULL;
 	const char		*sub, *arg;
 	char			 col[16], msg[REGISTRY_ERR_MAX];
 	int			 ch, rc, json = 0, force = 0, nargs;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "C:o:r:s:c:b:jfvh", opts, NULL)) != -1) {
+		if (common_opt(ch, optarg, &co))
+			continue;
 		switch (ch) {
 		case 'C':
 			colour = optarg;
-			break;
-		case 'o':
-			who.operator_name = optarg;
-			break;
-		case 'r':
-			who.reason = optarg;
-			break;
-		case 's':
-			who.site = optarg;
-			break;
-		case 'c':
-			conninfo = optarg;
-			break;
-		case 'b':
-			brokers = optarg;
 			break;
 		case 'j':
 			json = 1;
 			break;
 		case 'f':
 			force = 1;
-			break;
-		case 'v':
-			gk_log_set_level(gk_log_get_level() > GK_LOG_INFO ?
-			    GK_LOG_INFO : GK_LOG_DEBUG);
 			break;
 		case 'h':
 			usage(stdout);
@@ -295,26 +333,25 @@ cmd_registry(int argc, char *argv[])
 		}
 		colour = col;
 	}
-	if (who.site == NULL)
-		who.site = env_or("ECOGATE_SITE", DEFAULT_SITE);
-	if (conninfo == NULL)
-		conninfo = env_or("ECOGATE_PG_CONNINFO", DEFAULT_PG_CONNINFO);
-	if (brokers == NULL)
-		brokers = env_or("ECOGATE_KAFKA_BROKERS", DEFAULT_KAFKA_BROKERS);
-	if ((db = gk_db_new(conninfo, &dbo)) == NULL)
+	common_defaults(&co);
+	who.site = co.site;
+	who.operator_name = co.operator_name;
+	who.reason = co.reason;
+	if ((db = gk_db_new(co.conninfo, &dbo)) == NULL)
 		return EX_SOFTWARE;
 	if (strcmp(sub, "import") == 0)
-		rc = registry_import(db, brokers, arg, &who, stdout, stderr);
+		rc = registry_import(db, co.brokers, arg, &who, stdout, stderr);
 	else if (gk_db_connect(db) == -1) {
 		fprintf(stderr, "ecogatectl registry: database: %s\n", gk_db_errmsg(db));
 		rc = EX_UNAVAILABLE;
 	} else if (strcmp(sub, "get") == 0)
 		rc = registry_get(db, arg, colour, json, stdout, stderr);
 	else if (strcmp(sub, "remove") == 0)
-		rc = registry_remove(db, brokers, arg, colour, force, &who, stdout,
+		rc = registry_remove(db, co.brokers, arg, colour, force, &who, stdout,
 		    stderr);
 	else
-		rc = registry_publish(db, brokers, arg, colour, &who, stdout, stderr);
+		rc = registry_publish(db, co.brokers, arg, colour, &who, stdout,
+		    stderr);
 	gk_db_free(db);
 	return rc;
 }
@@ -339,38 +376,19 @@ cmd_policy(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct gk_db_opts	 dbo = { .application_name = "ecogatectl" };
+	struct ctl_common	 co = { NULL, NULL, NULL, NULL, NULL, NULL };
 	struct ctl_policy_ctx	 c;
-	const char		*conninfo = NULL, *sub;
+	const char		*sub;
 	int			 ch, rc, json = 0, nargs, want;
 
 	memset(&c, 0, sizeof(c));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "s:o:r:c:b:m:jvh", opts, NULL)) != -1) {
+		if (common_opt(ch, optarg, &co))
+			continue;
 		switch (ch) {
-		case 's':
-			c.site = optarg;
-			break;
-		case 'o':
-			c.operator_name = optarg;
-			break;
-		case 'r':
-			c.reason = optarg;
-			break;
-		case 'c':
-			conninfo = optarg;
-			break;
-		case 'b':
-			c.brokers = optarg;
-			break;
-		case 'm':
-			c.mqtt_url = optarg;
-			break;
 		case 'j':
 			json = 1;
-			break;
-		case 'v':
-			gk_log_set_level(gk_log_get_level() > GK_LOG_INFO ?
-			    GK_LOG_INFO : GK_LOG_DEBUG);
 			break;
 		case 'h':
 			usage(stdout);
@@ -389,22 +407,20 @@ cmd_policy(int argc, char *argv[])
 		    "or publish\n");
 		return EX_USAGE;
 	}
-	if (c.site == NULL)
-		c.site = env_or("ECOGATE_SITE", DEFAULT_SITE);
+	common_defaults(&co);
+	c.site = co.site;
+	c.operator_name = co.operator_name;
+	c.reason = co.reason;
+	c.brokers = co.brokers;
+	c.mqtt_url = co.mqtt_url;
 	if (!audit_valid_topic_id(c.site)) {
 		fprintf(stderr, "ecogatectl policy: site \"%s\": want "
 		    "[a-z0-9][a-z0-9_-]{0,31}\n", c.site);
 		return EX_USAGE;
 	}
-	if (conninfo == NULL)
-		conninfo = env_or("ECOGATE_PG_CONNINFO", DEFAULT_PG_CONNINFO);
-	if (c.brokers == NULL)
-		c.brokers = env_or("ECOGATE_KAFKA_BROKERS", DEFAULT_KAFKA_BROKERS);
-	if (c.mqtt_url == NULL)
-		c.mqtt_url = env_or("ECOGATE_MQTT_URL", DEFAULT_MQTT_URL);
 	c.out = stdout;
 	c.errout = stderr;
-	if ((c.db = gk_db_new(conninfo, &dbo)) == NULL)
+	if ((c.db = gk_db_new(co.conninfo, &dbo)) == NULL)
 		return EX_SOFTWARE;
 	if (gk_db_connect(c.db) == -1) {
 		fprintf(stderr, "ecogatectl policy: database: %s\n", gk_db_errmsg(c.db));
@@ -437,37 +453,21 @@ cmd_barrier(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct ctl_common	 co = { NULL, NULL, NULL, NULL, NULL, NULL };
 	struct ctl_barrier_req	 r;
 	int			 ch;
 
 	memset(&r, 0, sizeof(r));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "s:l:o:r:b:m:wvh", opts, NULL)) != -1) {
+		if (common_opt(ch, optarg, &co))
+			continue;
 		switch (ch) {
-		case 's':
-			r.site = optarg;
-			break;
 		case 'l':
 			r.lane = optarg;
 			break;
-		case 'o':
-			r.operator_name = optarg;
-			break;
-		case 'r':
-			r.reason = optarg;
-			break;
-		case 'b':
-			r.brokers = optarg;
-			break;
-		case 'm':
-			r.mqtt_url = optarg;
-			break;
 		case 'w':
 			r.wait = 1;
-			break;
-		case 'v':
-			gk_log_set_level(gk_log_get_level() > GK_LOG_INFO ?
-			    GK_LOG_INFO : GK_LOG_DEBUG);
 			break;
 		case 'h':
 			usage(stdout);
@@ -482,12 +482,12 @@ cmd_barrier(int argc, char *argv[])
 		    "--reason TEXT\n");
 		return EX_USAGE;
 	}
-	if (r.site == NULL)
-		r.site = env_or("ECOGATE_SITE", DEFAULT_SITE);
-	if (r.brokers == NULL)
-		r.brokers = env_or("ECOGATE_KAFKA_BROKERS", DEFAULT_KAFKA_BROKERS);
-	if (r.mqtt_url == NULL)
-		r.mqtt_url = env_or("ECOGATE_MQTT_URL", DEFAULT_MQTT_URL);
+	common_defaults(&co);
+	r.site = co.site;
+	r.operator_name = co.operator_name;
+	r.reason = co.reason;
+	r.brokers = co.brokers;
+	r.mqtt_url = co.mqtt_url;
 	return ctl_barrier_open(&r, stdout, stderr);
 }
 
