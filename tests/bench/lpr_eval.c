@@ -7,7 +7,7 @@
  * (median and p99 of the whole and of each stage).
  *
  *	lpr_eval [-m models] [-n max] [-c min_conf] [-C] [-j out.json]
- *	    [-a min_accuracy] [-r min_recall] [-v] INPUT
+ *	    [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] INPUT
  *
  * INPUT is a folder with a labels.csv (tools/lpr/gen_frames.py writes one: file,
  * plate, kind, class, x, y, w, h, conditions; only file and plate are required), a
@@ -18,9 +18,13 @@
  *
  * A frame counts as read right when the daemon would have published its labelled
  * plate: a legal read at or above the publishing confidence (-c, the daemon's
- * read.min_confidence, 0.3). -a and -r turn the figures into a check: the exit
- * status is 1 when whole-plate accuracy or detection recall is below them (the
- * accuracy regression test uses this). Characters are compared position by position
+ * read.min_confidence, 0.3); a frame where it would have published another plate
+ * counts as wrong (at a gate, worse than no read). -a, -r and -w turn the figures
+ * into a check: the exit status is 1 when whole-plate accuracy or detection recall
+ * is below -a or -r, or the share of wrong frames above -w (the accuracy
+ * regression test uses this). A sweep over publishing confidences shows how many
+ * frames would put out the right plate and how many a wrong one at each, for
+ * choosing read.min_confidence. Characters are compared position by position
  * on the read whose box overlaps the labelled box most (else the most confident).
  */
 #include <dirent.h>
@@ -52,7 +56,12 @@ struct group {
 	int	 n, exact, chars_ok, chars, det_n, det_hit, wrong;
 };
 
+/* Publishing confidences the sweep reports, for choosing read.min_confidence. */
+static const double sweep[] = { 0.01, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9 };
+#define NSWEEP	(int)(sizeof(sweep) / sizeof(sweep[0]))
+
 struct tally {
+	int		 sweep_right[NSWEEP], sweep_wrong[NSWEEP];
 	struct group	 all;
 	struct group	 kinds[MAXGROUPS];
 	int		 nkinds;
@@ -314,8 +323,23 @@ score(const struct item *it, const struct lpr_result *r, double min_conf,
 	char		 cond[sizeof(it->cond)], *c, *save = NULL;
 	const struct lpr_plate *best = NULL;
 	float		 bi = -1, v;
-	int		 i, nw, ng, exact = 0, wrong = 0, ok = 0, det_hit = 0;
+	int		 i, k, nw, ng, exact = 0, wrong = 0, ok = 0, det_hit = 0;
+	int		 right_at[NSWEEP] = { 0 }, wrong_at[NSWEEP] = { 0 };
 
+	for (i = 0; i < r->nplates; i++) {
+		for (k = 0; k < NSWEEP; k++)
+			if (r->plates[i].read_ok &&
+			    r->plates[i].read.confidence >= sweep[k]) {
+				if (strcmp(r->plates[i].read.plate, it->plate) == 0)
+					right_at[k] = 1;
+				else
+					wrong_at[k] = 1;
+			}
+	}
+	for (k = 0; k < NSWEEP; k++) {
+		t->sweep_right[k] += right_at[k];
+		t->sweep_wrong[k] += wrong_at[k];
+	}
 	for (i = 0; i < r->nplates; i++) {
 		const struct lpr_plate *p = &r->plates[i];
 		int published = p->read_ok && p->read.confidence >= min_conf;
@@ -387,7 +411,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: lpr_eval [-m models] [-n max] [-c min_conf] [-C] "
-	    "[-j out.json] [-a min_accuracy] [-r min_recall] [-v] INPUT\n");
+	    "[-j out.json] [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] "
+	    "INPUT\n");
 	exit(2);
 }
 
@@ -403,11 +428,12 @@ main(int argc, char *argv[])
 	struct lpr	*l;
 	unsigned char	*buf;
 	double		*tot, *dec, *det, *rd, min_conf = 0.3, min_acc = -1, min_rec = -1;
+	double		 max_wrong = -1;
 	size_t		 len;
 	int		 ch, i, n = 0, cap = 0, max = 0, crops = 0, unreadable = 0, rc = 0;
 	FILE		*fp;
 
-	while ((ch = getopt(argc, argv, "m:n:c:Cj:a:r:v")) != -1)
+	while ((ch = getopt(argc, argv, "m:n:c:Cj:a:r:w:v")) != -1)
 		switch (ch) {
 		case 'm': dir = optarg; break;
 		case 'n': max = atoi(optarg); break;
@@ -416,6 +442,7 @@ main(int argc, char *argv[])
 		case 'j': json = optarg; break;
 		case 'a': min_acc = atof(optarg); break;
 		case 'r': min_rec = atof(optarg); break;
+		case 'w': max_wrong = atof(optarg); break;
 		case 'v': verbose = 1; break;
 		default: usage();
 		}
@@ -506,6 +533,16 @@ main(int argc, char *argv[])
 		snprintf(labels, sizeof(labels), "condition %s", t.conds[i].name);
 		print_group(stdout, labels, &t.conds[i]);
 	}
+	printf("publishing confidence:");
+	for (i = 0; i < NSWEEP; i++)
+		printf(" %6.2f", sweep[i]);
+	printf("\n  right plate out   %%:");
+	for (i = 0; i < NSWEEP; i++)
+		printf(" %6.2f", ratio(t.sweep_right[i], t.all.n));
+	printf("\n  wrong plate out   %%:");
+	for (i = 0; i < NSWEEP; i++)
+		printf(" %6.2f", ratio(t.sweep_wrong[i], t.all.n));
+	printf("\n");
 	if (unreadable)
 		printf("unreadable images: %d (counted as misses)\n", unreadable);
 	printf("per %s, 1 core: total median %.2f ms p99 %.2f ms (decode %.2f, "
@@ -544,6 +581,11 @@ main(int argc, char *argv[])
 	    (double)t.all.det_hit < min_rec * t.all.det_n) {
 		printf("FAIL detection recall %.2f %% is below %.2f %%\n",
 		    ratio(t.all.det_hit, t.all.det_n), 100 * min_rec);
+		rc = 1;
+	}
+	if (max_wrong >= 0 && (double)t.all.wrong > max_wrong * t.all.n) {
+		printf("FAIL wrong plates published in %.2f %% of frames, above %.2f %%\n",
+		    ratio(t.all.wrong, t.all.n), 100 * max_wrong);
 		rc = 1;
 	}
 	lpr_free(l);
