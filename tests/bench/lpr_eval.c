@@ -3,10 +3,11 @@
  * code the daemon runs (lpr.c: libjpeg-turbo decode, detector, reader, rule-
  * constrained decoding), one frame at a time on one core. It prints whole-plate
  * accuracy overall, per plate kind and per condition, character accuracy, detection
- * recall, how often a wrong plate would have been published, and per-frame latency
+ * recall, how often a wrong plate would have been published, whether the colour of
+ * the plate (half of the vehicle's key) came out right, and per-frame latency
  * (median and p99 of the whole and of each stage).
  *
- *	lpr_eval [-m models] [-n max] [-c min_conf] [-C] [-j out.json]
+ *	lpr_eval [-m models] [-K classes] [-n max] [-c min_conf] [-C] [-j out.json]
  *	    [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] INPUT
  *
  * INPUT is a folder with a labels.csv (tools/lpr/gen_frames.py writes one: file,
@@ -14,7 +15,9 @@
  * folder of photos named <anything>_<PLATE>.jpg, or a CSV file of that form whose
  * file names are relative to the CSV's folder. -C says the images are plate crops,
  * not frames: the detector is skipped and the whole image is read (lpr_run_crop()),
- * as the class its kind says (double-row for yellow2 and trailer) or blue.
+ * as the class its kind says (double-row for yellow2 and trailer) or blue. -K gives
+ * the detector's class list as darknet-lpr's detector.classes does ("crop" judges
+ * a class's colour from the pixels), to compare the two ways of colouring a plate.
  *
  * A frame counts as read right when the daemon would have published its labelled
  * plate: a legal read at or above the publishing confidence (-c, the daemon's
@@ -54,6 +57,7 @@ struct item {
 struct group {
 	char	 name[NAME_MAX_];
 	int	 n, exact, chars_ok, chars, det_n, det_hit, wrong;
+	int	 col_n, col_ok;		/* colour of the best box, where known */
 };
 
 /* Publishing confidences the sweep reports, for choosing read.min_confidence. */
@@ -127,6 +131,28 @@ kind_class(const char *kind)
 		if (strcmp(kind, t[i].kind) == 0)
 			return t[i].cls;
 	return -1;
+}
+
+/* The plate colour a generator kind has, or UNKNOWN. */
+static enum gk_plate_colour
+kind_colour(const char *kind)
+{
+	static const struct { const char *kind; enum gk_plate_colour c; } t[] = {
+		{ "blue", GK_PLATE_COLOUR_BLUE }, { "yellow", GK_PLATE_COLOUR_YELLOW },
+		{ "coach", GK_PLATE_COLOUR_YELLOW }, { "yellow2", GK_PLATE_COLOUR_YELLOW },
+		{ "trailer", GK_PLATE_COLOUR_YELLOW },
+		{ "nev_small", GK_PLATE_COLOUR_GREEN },
+		{ "nev_large", GK_PLATE_COLOUR_YELLOW_GREEN },
+		{ "police", GK_PLATE_COLOUR_WHITE }, { "hk", GK_PLATE_COLOUR_BLACK },
+		{ "embassy", GK_PLATE_COLOUR_BLACK },
+		{ "consulate", GK_PLATE_COLOUR_BLACK },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(kind, t[i].kind) == 0)
+			return t[i].c;
+	return GK_PLATE_COLOUR_UNKNOWN;
 }
 
 static void
@@ -302,10 +328,12 @@ iou(const struct lpr_plate *p, const struct item *it)
 /* Adds one frame's outcome to g. */
 static void
 count(struct group *g, int exact, int wrong, int chars_ok, int chars, int has_box,
-    int det_hit)
+    int det_hit, int colour)
 {
 	if (g == NULL)
 		return;
+	g->col_n += colour >= 0;
+	g->col_ok += colour == 1;
 	g->n++;
 	g->exact += exact;
 	g->wrong += wrong;
@@ -324,7 +352,8 @@ score(const struct item *it, const struct lpr_result *r, double min_conf,
 	const struct lpr_plate *best = NULL;
 	float		 bi = -1, v;
 	int		 i, k, nw, ng, exact = 0, wrong = 0, ok = 0, det_hit = 0;
-	int		 right_at[NSWEEP] = { 0 }, wrong_at[NSWEEP] = { 0 };
+	int		 right_at[NSWEEP] = { 0 }, wrong_at[NSWEEP] = { 0 }, colour;
+	enum gk_plate_colour want_col;
 
 	for (i = 0; i < r->nplates; i++) {
 		for (k = 0; k < NSWEEP; k++)
@@ -357,6 +386,9 @@ score(const struct item *it, const struct lpr_result *r, double min_conf,
 			best = p;
 		}
 	}
+	want_col = kind_colour(it->kind);
+	colour = want_col == GK_PLATE_COLOUR_UNKNOWN || best == NULL ||
+	    (it->has_box && !det_hit) ? -1 : best->colour == want_col;
 	nw = utf8_split(it->plate, want, GK_PLATE_MAX);
 	if (best != NULL && best->read_ok) {
 		ng = utf8_split(best->read.plate, got, GK_PLATE_MAX);
@@ -368,13 +400,13 @@ score(const struct item *it, const struct lpr_result *r, double min_conf,
 		    best != NULL && best->read_ok ? best->read.plate : "-",
 		    best != NULL ? best->argmax : "no box",
 		    it->has_box && !det_hit ? " not detected" : "");
-	count(&t->all, exact, wrong, ok, nw, it->has_box, det_hit);
+	count(&t->all, exact, wrong, ok, nw, it->has_box, det_hit, colour);
 	count(group(t->kinds, &t->nkinds, it->kind[0] ? it->kind : "-"), exact,
-	    wrong, ok, nw, it->has_box, det_hit);
+	    wrong, ok, nw, it->has_box, det_hit, colour);
 	snprintf(cond, sizeof(cond), "%s", it->cond[0] ? it->cond : "-");
 	for (c = strtok_r(cond, "+", &save); c != NULL; c = strtok_r(NULL, "+", &save))
 		count(group(t->conds, &t->nconds, c), exact, wrong, ok, nw,
-		    it->has_box, det_hit);
+		    it->has_box, det_hit, colour);
 }
 
 static double
@@ -386,31 +418,38 @@ ratio(int a, int b)
 static void
 print_group(FILE *fp, const char *label, const struct group *g)
 {
-	char	 rec[16];
+	char	 rec[16], col[16];
 
 	if (g->det_n)
 		snprintf(rec, sizeof(rec), "%.2f %%", ratio(g->det_hit, g->det_n));
 	else
 		snprintf(rec, sizeof(rec), "-");
-	fprintf(fp, "%-24s %6d %8.2f %% %8.2f %% %9s %7.2f %%\n", label, g->n,
+	if (g->col_n)
+		snprintf(col, sizeof(col), "%.2f %%", ratio(g->col_ok, g->col_n));
+	else
+		snprintf(col, sizeof(col), "-");
+	fprintf(fp, "%-24s %6d %8.2f %% %8.2f %% %9s %7.2f %% %9s\n", label, g->n,
 	    ratio(g->exact, g->n), ratio(g->chars_ok, g->chars), rec,
-	    ratio(g->wrong, g->n));
+	    ratio(g->wrong, g->n), col);
 }
 
 static void
 json_group(FILE *fp, const struct group *g)
 {
 	fprintf(fp, "{\"n\":%d,\"exact\":%d,\"accuracy\":%.5f,\"chars\":%.5f,"
-	    "\"wrong_published\":%d,\"detection_n\":%d,\"recall\":%.5f}", g->n,
+	    "\"wrong_published\":%d,\"detection_n\":%d,\"recall\":%.5f,"
+	    "\"colour\":%.5f}", g->n,
 	    g->exact, g->n ? (double)g->exact / g->n : 0,
 	    g->chars ? (double)g->chars_ok / g->chars : 0, g->wrong, g->det_n,
-	    g->det_n ? (double)g->det_hit / g->det_n : 0);
+	    g->det_n ? (double)g->det_hit / g->det_n : 0,
+	    g->col_n ? (double)g->col_ok / g->col_n : 0);
 }
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: lpr_eval [-m models] [-n max] [-c min_conf] [-C] "
+	fprintf(stderr, "usage: lpr_eval [-m models] [-K classes] [-n max] "
+	    "[-c min_conf] [-C] "
 	    "[-j out.json] [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] "
 	    "INPUT\n");
 	exit(2);
@@ -422,7 +461,8 @@ main(int argc, char *argv[])
 	static struct lpr_models m;
 	static struct lpr_result r;
 	static struct tally t;
-	const char	*dir = "models", *json = NULL, *in;
+	const char	*dir = "models", *json = NULL, *in, *classes = NULL;
+	struct lpr_files files = lpr_files_default;
 	char		 err[256], labels[LPR_PATH_MAX], base[LPR_PATH_MAX], *slash;
 	struct item	*items = NULL;
 	struct lpr	*l;
@@ -433,9 +473,10 @@ main(int argc, char *argv[])
 	int		 ch, i, n = 0, cap = 0, max = 0, crops = 0, unreadable = 0, rc = 0;
 	FILE		*fp;
 
-	while ((ch = getopt(argc, argv, "m:n:c:Cj:a:r:w:v")) != -1)
+	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:v")) != -1)
 		switch (ch) {
 		case 'm': dir = optarg; break;
+		case 'K': classes = optarg; break;
 		case 'n': max = atoi(optarg); break;
 		case 'c': min_conf = atof(optarg); break;
 		case 'C': crops = 1; break;
@@ -470,7 +511,9 @@ main(int argc, char *argv[])
 		fprintf(stderr, "lpr_eval: %s: no labelled images\n", in);
 		return 2;
 	}
-	if (lpr_models_load(&m, dir, &lpr_files_default, err, sizeof(err)) == -1) {
+	if (classes != NULL)
+		files.classes = classes;
+	if (lpr_models_load(&m, dir, &files, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lpr_eval: %s\n", err);
 		return 2;
 	}
@@ -522,8 +565,8 @@ main(int argc, char *argv[])
 	printf("lpr_eval: %s, %d %s, models %s (detector %s, reader %s), "
 	    "publishing confidence %.2f\n", in, n, crops ? "crops" : "frames", dir,
 	    m.det_version, m.rd_version, min_conf);
-	printf("%-24s %6s %10s %10s %9s %9s\n", "", "frames", "plate", "chars",
-	    "detected", "wrong");
+	printf("%-24s %6s %10s %10s %9s %9s %9s\n", "", "frames", "plate", "chars",
+	    "detected", "wrong", "colour");
 	print_group(stdout, "all", &t.all);
 	for (i = 0; i < t.nkinds; i++) {
 		snprintf(labels, sizeof(labels), "kind %s", t.kinds[i].name);
