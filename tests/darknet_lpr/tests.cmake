@@ -1,6 +1,8 @@
 # darknet-lpr: unit tests of its pure core (no servers, no darknet), the shipped
 # config checked with -n, and the daemon end to end on the real broker
-# (it_darknet_lpr.py: JPEG frames with MQTT 5 user properties in, plate-read.v1 out).
+# (it_darknet_lpr.py: JPEG frames with MQTT 5 user properties in, plate-read.v1 out),
+# and the chain camera-capture -> darknet-lpr on the sample frames (it_vision_chain.py:
+# triggers in, plate reads linked to their frames and to the evidence topic out).
 # bench_lpr prints per-frame latency; it is built here, never run as a test.
 if(TARGET lpr_core)
 	add_executable(test_lpr ${CMAKE_CURRENT_LIST_DIR}/test_lpr.c)
@@ -19,6 +21,14 @@ if(TARGET darknet-lpr)
 	set_tests_properties(integration.darknet_lpr PROPERTIES LABELS integration
 		FIXTURES_REQUIRED servers RESOURCE_LOCK mosquitto TIMEOUT 300
 		ENVIRONMENT "${ECOGATE_SERVER_ENV};DARKNET_LPR=$<TARGET_FILE:darknet-lpr>")
+	if(TARGET camera-capture)
+		add_test(NAME integration.vision_chain
+			COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/it_vision_chain.py)
+		set_tests_properties(integration.vision_chain PROPERTIES
+			LABELS integration FIXTURES_REQUIRED servers
+			RESOURCE_LOCK mosquitto TIMEOUT 300
+			ENVIRONMENT "${ECOGATE_SERVER_ENV};DARKNET_LPR=$<TARGET_FILE:darknet-lpr>;CAMERA_CAPTURE=$<TARGET_FILE:camera-capture>")
+	endif()
 	add_executable(bench_lpr ${PROJECT_SOURCE_DIR}/tests/bench/bench_lpr.c)
 	target_link_libraries(bench_lpr PRIVATE lpr_net gatekit_core)
 	set_target_properties(bench_lpr PROPERTIES BUILD_RPATH /usr/lib/darknet)
