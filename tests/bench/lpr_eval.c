@@ -7,7 +7,8 @@
  * the plate (half of the vehicle's key) came out right, and per-frame latency
  * (median and p99 of the whole and of each stage).
  *
- *	lpr_eval [-m models] [-K classes] [-n max] [-c min_conf] [-C] [-j out.json]
+ *	lpr_eval [-m models] [-K classes] [-x pad_x] [-y pad_y] [-n max] [-c min_conf]
+ *	    [-C] [-j out.json]
  *	    [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] INPUT
  *
  * INPUT is a folder with a labels.csv (tools/lpr/gen_frames.py writes one: file,
@@ -17,7 +18,8 @@
  * not frames: the detector is skipped and the whole image is read (lpr_run_crop()),
  * as the class its kind says (double-row for yellow2 and trailer) or blue. -K gives
  * the detector's class list as darknet-lpr's detector.classes does ("crop" judges
- * a class's colour from the pixels), to compare the two ways of colouring a plate.
+ * a class's colour from the pixels), to compare the two ways of colouring a plate;
+ * -x and -y the crop widening (darknet-lpr's reader.pad_x and reader.pad_y).
  *
  * A frame counts as read right when the daemon would have published its labelled
  * plate: a legal read at or above the publishing confidence (-c, the daemon's
@@ -395,6 +397,13 @@ score(const struct item *it, const struct lpr_result *r, double min_conf,
 		for (i = 0; i < nw && i < ng; i++)
 			ok += strcmp(want[i], got[i]) == 0;
 	}
+	if (verbose && best != NULL && it->has_box)
+		fprintf(stderr, "box %s: iou %.2f left %+.3f right %+.3f top %+.3f "
+		    "bottom %+.3f (of the plate's w, h)\n", it->path, (double)iou(best, it),
+		    ((double)best->x - it->x) / it->w,
+		    ((double)(best->x + best->w) - (it->x + it->w)) / it->w,
+		    ((double)best->y - it->y) / it->h,
+		    ((double)(best->y + best->h) - (it->y + it->h)) / it->h);
 	if (verbose && !exact)
 		fprintf(stderr, "miss %s: want %s, read %s (%s)%s\n", it->path, it->plate,
 		    best != NULL && best->read_ok ? best->read.plate : "-",
@@ -448,7 +457,8 @@ json_group(FILE *fp, const struct group *g)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: lpr_eval [-m models] [-K classes] [-n max] "
+	fprintf(stderr, "usage: lpr_eval [-m models] [-K classes] [-x pad_x] "
+	    "[-y pad_y] [-n max] "
 	    "[-c min_conf] [-C] "
 	    "[-j out.json] [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] "
 	    "INPUT\n");
@@ -468,15 +478,17 @@ main(int argc, char *argv[])
 	struct lpr	*l;
 	unsigned char	*buf;
 	double		*tot, *dec, *det, *rd, min_conf = 0.3, min_acc = -1, min_rec = -1;
-	double		 max_wrong = -1;
+	double		 max_wrong = -1, pad_x = -1, pad_y = -1;
 	size_t		 len;
 	int		 ch, i, n = 0, cap = 0, max = 0, crops = 0, unreadable = 0, rc = 0;
 	FILE		*fp;
 
-	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:v")) != -1)
+	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:x:y:v")) != -1)
 		switch (ch) {
 		case 'm': dir = optarg; break;
 		case 'K': classes = optarg; break;
+		case 'x': pad_x = atof(optarg); break;
+		case 'y': pad_y = atof(optarg); break;
 		case 'n': max = atoi(optarg); break;
 		case 'c': min_conf = atof(optarg); break;
 		case 'C': crops = 1; break;
@@ -520,6 +532,10 @@ main(int argc, char *argv[])
 	m.limits.max_bytes = 16u << 20;
 	m.limits.max_w = m.limits.max_h = 8192;
 	m.limits.max_pixels = 40000000;
+	if (pad_x >= 0)
+		m.pad_x = (float)pad_x;
+	if (pad_y >= 0)
+		m.pad_y = (float)pad_y;
 	if (access(m.det_weights, R_OK) != 0 || access(m.rd_weights, R_OK) != 0)
 		fprintf(stderr, "lpr_eval: warning: %s lacks weights: random networks\n",
 		    dir);

@@ -7,9 +7,15 @@ full-resolution frame with the frame's weather and camera look.  This cuts such 
 from a gen_frames folder, with the box jittered the way a detector's box wanders
 (edges a few per cent in or out), and writes <out>/NNNNNNN_<PLATE>.jpg plus a
 labels.csv (file,plate,kind) that pack.py reads (double-row kinds are unfolded there).
-Tooling only.
+With --boxes, the crops are cut from the boxes the detector really gave instead
+(`lpr_eval -v` prints them as "box PATH: iou I left L right R top T bottom B", each
+edge's error as a fraction of the plate's width or height), so the reader learns the
+detector's own misalignment; frames whose box overlaps the plate by less than IoU 0.5
+are left out. Tooling only.
 
     /usr/bin/python3 tools/lpr/frames_to_crops.py --in build/lpr-data/frames-train --out build/lpr-data/frame-crops
+    build/dev/tests/lpr_eval -v -m models build/lpr-data/frames-train 2>&1 >/dev/null | grep '^box' > boxes.txt
+    /usr/bin/python3 tools/lpr/frames_to_crops.py --in build/lpr-data/frames-train --boxes boxes.txt --out build/lpr-data/det-crops
 """
 
 import argparse
@@ -27,7 +33,16 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--copies", type=int, default=1, help="crops per frame")
+    ap.add_argument("--boxes", help="lpr_eval -v box lines: cut the detector's boxes")
     args = ap.parse_args()
+    boxes = {}
+    if args.boxes:
+        with open(args.boxes, encoding="utf-8") as f:
+            for line in f:
+                t = line.split()
+                if len(t) >= 12 and t[0] == "box" and float(t[3]) >= 0.5:
+                    boxes[os.path.basename(t[1].rstrip(":"))] = [float(t[k])
+                                                                  for k in (5, 7, 9, 11)]
     rng = random.Random(args.seed)
     os.makedirs(args.out, exist_ok=True)
     rows = []
@@ -35,6 +50,20 @@ def main():
         for row in csv.DictReader(f):
             im = Image.open(os.path.join(args.inp, row["file"])).convert("RGB")
             x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
+            if args.boxes:
+                if row["file"] not in boxes:
+                    continue
+                el, er, et, eb = boxes[row["file"]]
+                x0, x1 = x + el * w, x + w + er * w     # the detector's box
+                y0, y1 = y + et * h, y + h + eb * h
+                bw, bh = x1 - x0, y1 - y0
+                crop = im.crop((int(max(0, x0 - 0.04 * bw)), int(max(0, y0 - 0.08 * bh)),
+                                int(min(im.width, x1 + 0.04 * bw)),
+                                int(min(im.height, y1 + 0.08 * bh))))
+                name = "%s_d_%s.jpg" % (row["file"].split("_")[0], row["plate"])
+                crop.save(os.path.join(args.out, name), quality=90)
+                rows.append((name, row["plate"], row["kind"]))
+                continue
             for c in range(args.copies):
                 # the daemon's widening (4 %, 8 %) plus a detector's wander
                 l = x - w * (0.04 + rng.uniform(-0.05, 0.05))
