@@ -41,6 +41,7 @@ struct lpr {
 	void			*dec;		/* TurboJPEG handle */
 	float			*det_in;	/* 3 x det w x det h */
 	float			*rd_in;		/* c x rd w x rd h */
+	float			*rd_sum;	/* the reader's outputs, summed */
 };
 
 static double
@@ -108,6 +109,7 @@ lpr_free(struct lpr *l)
 	frame_decoder_free(l->dec);
 	free(l->det_in);
 	free(l->rd_in);
+	free(l->rd_sum);
 	free(l);
 }
 
@@ -188,6 +190,7 @@ lpr_new(const struct lpr_models *m, char *err, size_t errlen)
 	if ((l->dec = frame_decoder_new()) == NULL ||
 	    (l->det_in = malloc(sizeof(float) * 3 * (size_t)l->det->w *
 	    (size_t)l->det->h)) == NULL ||
+	    (l->rd_sum = malloc(sizeof(float) * (size_t)l->rd->outputs)) == NULL ||
 	    (l->rd_in = malloc(sizeof(float) * (size_t)l->rd->c * (size_t)l->rd->w *
 	    (size_t)l->rd->h)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -375,6 +378,7 @@ lpr_models_load(struct lpr_models *m, const char *dir,
 	m->max_plates = 4;
 	m->pad_x = 0.04f;
 	m->pad_y = 0.08f;
+	m->reader_views = 1;
 	m->limits.max_bytes = 4u << 20;
 	m->limits.max_w = m->limits.max_h = 4096;
 	m->limits.max_pixels = 12000000;
@@ -419,19 +423,42 @@ static int
 read_layout(struct lpr *l, const struct frame *f, float x, float y, float w,
     float h, int double_row, struct lpr_plate *p)
 {
+	/*
+	 * The reader is sensitive to where the detector's box sits (docs/lpr-models.md:
+	 * a box off by a few per cent costs reads), so it may read the crop as given
+	 * and as a few nudged boxes, and decode the mean of the softmax outputs.
+	 * Fractions of the box: left, top, right, bottom moved outwards.
+	 */
+	static const float	 nudge[][4] = {
+		{ 0, 0, 0, 0 },
+		{ 0, 0.08f, 0, 0.08f },		/* taller */
+		{ 0.03f, -0.05f, 0.03f, -0.05f },	/* wider, shorter */
+		{ -0.03f, 0, 0.03f, 0 },	/* shifted right */
+		{ 0.03f, 0, -0.03f, 0 },	/* shifted left */
+	};
 	const struct lpr_models	*m = l->m;
 	float			*probs;
-	int			 i;
+	int			 i, k, n = m->reader_views;
 
-	reader_input(l, f, x, y, w, h, double_row);
-	probs = network_predict(l->rd, l->rd_in);
-	for (i = 0; i < l->rd->outputs; i++)
-		if (!isfinite(probs[i])) {
-			snprintf(p->argmax, sizeof(p->argmax), "(not finite)");
-			return -1;
+	if (n < 1)
+		n = 1;
+	if (n > (int)(sizeof(nudge) / sizeof(nudge[0])))
+		n = (int)(sizeof(nudge) / sizeof(nudge[0]));
+	for (k = 0; k < n; k++) {
+		reader_input(l, f, x - nudge[k][0] * w, y - nudge[k][1] * h,
+		    w * (1 + nudge[k][0] + nudge[k][2]),
+		    h * (1 + nudge[k][1] + nudge[k][3]), double_row);
+		probs = network_predict(l->rd, l->rd_in);
+		for (i = 0; i < l->rd->outputs; i++) {
+			if (!isfinite(probs[i])) {
+				snprintf(p->argmax, sizeof(p->argmax), "(not finite)");
+				return -1;
+			}
+			l->rd_sum[i] = (k == 0 ? 0 : l->rd_sum[i]) + probs[i] / n;
 		}
-	pd_argmax(&m->alpha, probs, l->slots, p->argmax, sizeof(p->argmax));
-	p->read_ok = pd_decode(&m->alpha, probs, l->slots, p->colour,
+	}
+	pd_argmax(&m->alpha, l->rd_sum, l->slots, p->argmax, sizeof(p->argmax));
+	p->read_ok = pd_decode(&m->alpha, l->rd_sum, l->slots, p->colour,
 	    m->plate_flags, &p->read) == 0;
 	p->double_row = double_row;
 	return 0;

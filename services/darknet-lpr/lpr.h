@@ -46,6 +46,8 @@ struct lpr_models {
 	float		det_nms;	/* IoU */
 	int		max_plates;	/* <= LPR_PLATES_MAX */
 	float		pad_x, pad_y;	/* crop widening, fractions of the box */
+	int		reader_views;	/* the crop and nudged boxes read and
+					 * averaged, 1 to 5 */
 	unsigned	plate_flags;	/* GK_PLATE_NEV_EXT or 0 */
 	struct frame_limits limits;
 };

@@ -479,16 +479,18 @@ main(int argc, char *argv[])
 	unsigned char	*buf;
 	double		*tot, *dec, *det, *rd, min_conf = 0.3, min_acc = -1, min_rec = -1;
 	double		 max_wrong = -1, pad_x = -1, pad_y = -1;
+	int		 views = 0;
 	size_t		 len;
 	int		 ch, i, n = 0, cap = 0, max = 0, crops = 0, unreadable = 0, rc = 0;
 	FILE		*fp;
 
-	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:x:y:v")) != -1)
+	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:x:y:V:v")) != -1)
 		switch (ch) {
 		case 'm': dir = optarg; break;
 		case 'K': classes = optarg; break;
 		case 'x': pad_x = atof(optarg); break;
 		case 'y': pad_y = atof(optarg); break;
+		case 'V': views = atoi(optarg); break;
 		case 'n': max = atoi(optarg); break;
 		case 'c': min_conf = atof(optarg); break;
 		case 'C': crops = 1; break;
@@ -536,6 +538,8 @@ main(int argc, char *argv[])
 		m.pad_x = (float)pad_x;
 	if (pad_y >= 0)
 		m.pad_y = (float)pad_y;
+	if (views > 0)
+		m.reader_views = views;
 	if (access(m.det_weights, R_OK) != 0 || access(m.rd_weights, R_OK) != 0)
 		fprintf(stderr, "lpr_eval: warning: %s lacks weights: random networks\n",
 		    dir);
