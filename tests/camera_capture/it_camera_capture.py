@@ -195,25 +195,6 @@ def trigger(site, lane, tid, occupied=True, ts=None):
                        "ts": ts or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
-def kafka_records():
-    """Every record of the evidence topic: key -> (value, headers)."""
-    r = subprocess.run(["kcat", "-C", "-b", KAFKA, "-t", EVIDENCE, "-o", "beginning",
-                        "-e", "-q", "-f", "%k\t%h\t%R%s"], capture_output=True,
-                       timeout=60)
-    data, out, i = r.stdout, {}, 0
-    while i < len(data):
-        j = data.index(b"\t", i)
-        k = data[i:j].decode()
-        i2 = data.index(b"\t", j + 1)
-        h = data[j + 1:i2].decode()
-        # kcat's %R: the value's length as a 32-bit big-endian integer.
-        n = struct.unpack(">i", data[i2 + 1:i2 + 5])[0]
-        v = data[i2 + 5:i2 + 5 + max(n, 0)]
-        out[k] = (v, h)
-        i = i2 + 5 + max(n, 0)
-    return out
-
-
 def main():
     rnd = random.Random()
     site = "cit-%d-%04x" % (os.getpid() % 100000, rnd.getrandbits(16))
@@ -440,7 +421,7 @@ def main():
         # its hash, the same bytes, content-type image/jpeg; none from in-4.
         sent = [b for lane in ("in-1", "in-2", "in-3") for _, b in frames(lane)]
         recs = wait_for(lambda: (lambda r: all(hashlib.sha256(b).hexdigest() in r
-                                               for b in sent) and r)(kafka_records()),
+                                               for b in sent) and r)(gatetest.kafka_records(KAFKA, EVIDENCE)),
                         30, "every frame on %s" % EVIDENCE)
         if recs:
             check(all(recs[hashlib.sha256(b).hexdigest()][0] == b and

@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from gatetest import FAILURES as failures, check, log_events, wait_for  # noqa: E402
+from gatetest import check, log_events, wait_for  # noqa: E402
 import gatetest  # noqa: E402
 
 ENV = os.environ
@@ -285,17 +284,8 @@ def main():
               "counters add up: %s" % (c[-1] if c else None))
         check(log_events(logpath, "lpr.stats") != [], "lpr.stats logged")
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    if failures:
-        print("log kept in", tmp)
-        print("%d FAILED" % len(failures))
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    print("all passed")
-    return 0
+        rc = gatetest.finish(procs, tmp)
+    return rc
 
 
 if __name__ == "__main__":

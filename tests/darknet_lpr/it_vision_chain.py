@@ -23,15 +23,13 @@ import json
 import os
 import random
 import shutil
-import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from gatetest import FAILURES as failures, check, log_events, wait_for  # noqa: E402
+from gatetest import check, log_events, wait_for  # noqa: E402
 import gatetest  # noqa: E402
 
 ENV = os.environ
@@ -41,22 +39,6 @@ KAFKA = "127.0.0.1:" + ENV["ECOGATE_KAFKA_PORT"]
 EVIDENCE = "ecogate.evidence.v1"
 LANE = "in-1"
 OPS = ENV.get("ECOGATE_OPS", os.path.join(SRC, "ops"))
-
-
-def evidence(keys):
-    """The evidence records whose key is in keys: key -> value bytes."""
-    r = subprocess.run(["kcat", "-C", "-b", KAFKA, "-t", EVIDENCE, "-o", "beginning",
-                        "-e", "-q", "-f", "%k\t%R%s"], capture_output=True, timeout=90)
-    data, out, i = r.stdout, {}, 0
-    while i < len(data):
-        j = data.index(b"\t", i)
-        k = data[i:j].decode(errors="replace")
-        n = struct.unpack(">i", data[j + 1:j + 5])[0]     # kcat's %R
-        v = data[j + 5:j + 5 + max(n, 0)]
-        if k in keys:
-            out[k] = v
-        i = j + 5 + max(n, 0)
-    return out
 
 
 def main():
@@ -189,7 +171,8 @@ def main():
         ev = {}
 
         def all_evidence():
-            ev.update(evidence(keys - set(ev)))
+            ev.update({k: v for k, (v, _) in gatetest.kafka_records(
+                KAFKA, EVIDENCE, timeout=90).items() if k in keys})
             return keys <= set(ev)
         # A broker that has just started may take a while to hand out producer ids.
         wait_for(all_evidence, 90, "evidence in Kafka", interval=2)
@@ -198,26 +181,11 @@ def main():
               "every read's frame is in %s under its SHA-256, the same bytes "
               "(%d of %d)" % (EVIDENCE, len(ev), len(keys)))
 
-        for name, p in (("camera-capture", cam), ("darknet-lpr", lpr)):
-            p.send_signal(signal.SIGTERM)
-            try:
-                rc = p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                rc = None
-            check(rc == 0, "%s exits 0 on SIGTERM (rc %s)" % (name, rc))
+        gatetest.sigterm(cam, "camera-capture")
+        gatetest.sigterm(lpr, "darknet-lpr")
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    if failures:
-        print("logs kept in", tmp)
-        print("%d FAILED" % len(failures))
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    print("all passed")
-    return 0
-
+        rc = gatetest.finish(procs, tmp)
+    return rc
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,6 +10,10 @@ them. Harnesses import it after putting tests/lib on sys.path:
 import json
 import os
 import random
+import shutil
+import signal
+import struct
+import subprocess
 import time
 
 FAILURES = []
@@ -72,3 +76,48 @@ def uuid7(rnd=random):
     return "%08x-%04x-7%03x-%04x-%012x" % (
         ms >> 16, ms & 0xFFFF, rnd.getrandbits(12),
         0x8000 | rnd.getrandbits(14), rnd.getrandbits(48))
+
+
+def sigterm(p, name, timeout=30):
+    """Stops daemon p with SIGTERM and checks that it exits 0 in time."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        rc = None
+    return check(rc == 0, "%s exits 0 on SIGTERM (rc %s)" % (name, rc))
+
+
+def finish(procs, tmp):
+    """The end of a harness: kills what still runs, keeps tmp when something
+    failed (its logs) and removes it otherwise; returns the exit status."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if FAILURES:
+        print("logs kept in", tmp)
+        print("%d FAILED" % len(FAILURES))
+        return 1
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("all passed")
+    return 0
+
+
+def kafka_records(brokers, topic, timeout=60):
+    """Every record of a Kafka topic, read by kcat from the beginning: a dict of
+    key -> (value bytes, headers text); a later record replaces an earlier key."""
+    r = subprocess.run(["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning",
+                        "-e", "-q", "-f", "%k\t%h\t%R%s"], capture_output=True,
+                       timeout=timeout)
+    data, out, i = r.stdout, {}, 0
+    while i < len(data):
+        j = data.index(b"\t", i)
+        k = data[i:j].decode(errors="replace")
+        i2 = data.index(b"\t", j + 1)
+        h = data[j + 1:i2].decode(errors="replace")
+        # kcat's %R: the value's length as a 32-bit big-endian integer.
+        n = struct.unpack(">i", data[i2 + 1:i2 + 5])[0]
+        out[k] = (data[i2 + 5:i2 + 5 + max(n, 0)], h)
+        i = i2 + 5 + max(n, 0)
+    return out
