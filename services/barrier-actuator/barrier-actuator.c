@@ -208,27 +208,6 @@ utf8_len(const char *s)
 	return n;
 }
 
-/* Returns 0 when every key of obj is one of the NULL-terminated names, else -1
- * with the first stranger in *bad. */
-static int
-only_keys(json_t *obj, const char *const names[], const char **bad)
-{
-	const char *k;
-	json_t *v;
-	size_t i;
-
-	json_object_foreach(obj, k, v) {
-		for (i = 0; names[i] != NULL; i++)
-			if (strcmp(k, names[i]) == 0)
-				break;
-		if (names[i] == NULL) {
-			*bad = k;
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /*
  * Parses and checks a barrier-command.v1 document strictly, as the schema says, and
  * that it is meant for our site and lane. Fills cmd. Returns 0, or -1 with the reason
@@ -260,7 +239,7 @@ cmd_parse(const struct actuator *a, const void *buf, size_t len,
 	}
 	if (gk_json_get_str(j, "cmd_id", &s) == GK_JSON_OK && gk_id_canonical(s))
 		gk_strlcpy(cmd->cmd_id, s, sizeof(cmd->cmd_id));
-	if (only_keys(j, top, &bad) == -1) {
+	if (gk_json_only_keys(j, top, &bad) == -1) {
 		gk_errf(err, errlen, "unknown field '%s'", bad);
 		goto fail;
 	}
@@ -292,7 +271,7 @@ cmd_parse(const struct actuator *a, const void *buf, size_t len,
 		gk_errf(err, errlen, "reason: absent or not an object");
 		goto fail;
 	}
-	if (only_keys(reason, rkeys, &bad) == -1) {
+	if (gk_json_only_keys(reason, rkeys, &bad) == -1) {
 		gk_errf(err, errlen, "reason: unknown field '%s'", bad);
 		goto fail;
 	}
@@ -310,7 +289,7 @@ cmd_parse(const struct actuator *a, const void *buf, size_t len,
 		gk_errf(err, errlen, "who: absent or not an object");
 		goto fail;
 	}
-	if (only_keys(who, wkeys, &bad) == -1) {
+	if (gk_json_only_keys(who, wkeys, &bad) == -1) {
 		gk_errf(err, errlen, "who: unknown field '%s'", bad);
 		goto fail;
 	}

@@ -153,25 +153,6 @@ source_kind(const char *url, int snapshot_hint, char *out, size_t len)
 	return k;
 }
 
-static int
-only_keys(json_t *obj, const char *const names[], const char **bad)
-{
-	const char *k;
-	json_t *v;
-	size_t i;
-
-	json_object_foreach(obj, k, v) {
-		for (i = 0; names[i] != NULL; i++)
-			if (strcmp(k, names[i]) == 0)
-				break;
-		if (names[i] == NULL) {
-			*bad = k;
-			return -1;
-		}
-	}
-	return 0;
-}
-
 int
 trigger_parse(const void *buf, size_t len, struct trigger *t, char *err, size_t errlen)
 {
@@ -191,7 +172,7 @@ trigger_parse(const void *buf, size_t len, struct trigger *t, char *err, size_t 
 		gk_errf(err, errlen, "not an object");
 		goto out;
 	}
-	if (only_keys(doc, names, &bad) == -1) {
+	if (gk_json_only_keys(doc, names, &bad) == -1) {
 		gk_errf(err, errlen, "unknown member '%s'", bad);
 		goto out;
 	}

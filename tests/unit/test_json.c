@@ -282,6 +282,28 @@ test_getters(void)
 	json_decref(j);
 }
 
+/* Refusing unknown keys: the first stranger is named. */
+static void
+test_only_keys(void)
+{
+	static const char *const names[] = { "plate", "lane", NULL };
+	const char	*bad = NULL;
+	json_t		*j;
+
+	T_REQUIRE((j = json_loads("{\"plate\":\"x\",\"lane\":\"in-1\"}", 0,
+	    NULL)) != NULL);
+	T_CHECK(gk_json_only_keys(j, names, &bad) == 0 && bad == NULL);
+	json_decref(j);
+	T_REQUIRE((j = json_loads("{}", 0, NULL)) != NULL);
+	T_CHECK(gk_json_only_keys(j, names, &bad) == 0);
+	json_decref(j);
+	T_REQUIRE((j = json_loads("{\"plate\":\"x\",\"colour\":\"blue\"}", 0,
+	    NULL)) != NULL);
+	T_CHECK(gk_json_only_keys(j, names, &bad) == -1 && bad != NULL &&
+	    strcmp(bad, "colour") == 0);
+	json_decref(j);
+}
+
 static void
 test_dump(void)
 {
@@ -389,6 +411,7 @@ main(void)
 	test_invalid();
 	test_depth();
 	test_getters();
+	test_only_keys();
 	test_dump();
 	test_file();
 	test_examples();

@@ -254,3 +254,23 @@ gk_json_dump_compact(const json_t *j)
 	 * JSON_ENSURE_ASCII: UTF-8 plates (沪A12345) stay readable. */
 	return json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 }
+
+int
+gk_json_only_keys(json_t *obj, const char *const names[], const char **bad)
+{
+	const char	*k;
+	json_t		*v;
+	size_t		 i;
+
+	json_object_foreach(obj, k, v) {
+		(void)v;
+		for (i = 0; names[i] != NULL; i++)
+			if (strcmp(k, names[i]) == 0)
+				break;
+		if (names[i] == NULL) {
+			*bad = k;
+			return -1;
+		}
+	}
+	return 0;
+}

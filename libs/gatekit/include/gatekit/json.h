@@ -64,6 +64,14 @@ int	gk_json_get_bool(const json_t *obj, const char *key, int *out);
 int	gk_json_get_strbuf(const json_t *obj, const char *key, char *buf,
 	    size_t len);
 
+/*
+ * 0 when every key of object obj is one of the NULL-terminated names, else -1 with
+ * the first stranger in *bad: our schemas set additionalProperties false, and a
+ * message with a key we do not know is refused, not half read.
+ */
+int	gk_json_only_keys(json_t *obj, const char *const names[],
+	    const char **bad);
+
 /* "absent", "wrong type", "too long" for a getter's result, to build messages. */
 const char *gk_json_strerror(int rc);
 
