@@ -117,14 +117,8 @@ def main():
         syms = [l.rstrip("\n") for l in f if l.rstrip("\n")]
     items = pack.list_folder(args.inp)
     if args.split != "all":
-        import random
-        items.sort()
-        order = list(range(len(items)))
-        random.Random(args.split_seed).shuffle(order)
-        nt, nv = args.test_count, args.val_count
-        part = {i: ("test" if k < nt else "val" if k < nt + nv else "train")
-                for k, i in enumerate(order)}
-        items = [it for i, it in enumerate(items) if part[i] == args.split]
+        items = pack.split_part(items, args.split, args.test_count, args.val_count,
+                                args.split_seed)
     if args.limit:
         items = items[:args.limit]
     net = Net(args.cfg, args.weights)

@@ -61,6 +61,18 @@ def list_folder(d):
     return items
 
 
+def split_part(items, part, test_count=150, val_count=100, seed=5):
+    """One part (test, val or train) of a folder's items, always the same for the
+    same folder and seed: test first, then val, the rest trains; they never
+    overlap. eval_reader.py and the benchmark's real-crop CSV take the same parts."""
+    items = sorted(items)
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    which = {i: ("test" if k < test_count else "val" if k < test_count + val_count
+                 else "train") for k, i in enumerate(order)}
+    return [it for i, it in enumerate(items) if which[i] == part]
+
+
 def jitter(im, rng):
     """One augmented copy of a real crop: what a slightly different detector box and
     camera would give."""
@@ -135,14 +147,8 @@ def main():
     for d in args.inp:
         items += list_folder(d)
     if args.split != "all":
-        items.sort()
-        order = list(range(len(items)))
-        random.Random(args.split_seed).shuffle(order)
-        # test first, then val, the rest trains: the three never overlap
-        nt, nv = args.test_count, args.val_count
-        part = {i: ("test" if k < nt else "val" if k < nt + nv else "train")
-                for k, i in enumerate(order)}
-        items = [it for i, it in enumerate(items) if part[i] == args.split]
+        items = split_part(items, args.split, args.test_count, args.val_count,
+                           args.split_seed)
     if args.csv:
         with open(args.csv, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
