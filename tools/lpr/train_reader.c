@@ -10,6 +10,11 @@
  * the best score are kept; the score is the mean of the validation packs' exact
  * accuracies, so neither synthetic nor real may be sacrificed for the other.
  *
+ * The same loop trains the box refiner (models/plate-refiner.cfg) from "LPRB" packs
+ * (tools/lpr/frames_to_refine.py): the truth is the four edge offsets and the score
+ * the share of samples whose four edges all land within REF_OK_X of the box's width
+ * (left, right) and REF_OK_Y of its height (top, bottom).
+ *
  * Tooling only, not part of the product build. Deterministic for a given --seed
  * (darknet's weight init and dropout draw from rand(), seeded here too).
  *
@@ -22,6 +27,8 @@
  */
 #include <darknet.h>
 
+#include <math.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,34 +38,52 @@
 
 #define SLOTS	8
 #define MAXVAL	4
+#define BOX_OUT		4	/* refiner: left, top, right, bottom */
+#define REF_SCALE	5.0	/* frames_to_refine.py: offsets x 5 */
+#define REF_OK_X	0.03
+#define REF_OK_Y	0.06
 
 struct pack {
 	const char	*path;
-	uint32_t	 n, w, h;
-	uint8_t		*rec;		/* n records of SLOTS + 1 + w*h bytes */
+	int		 box;		/* LPRB: refiner samples */
+	uint32_t	 n, w, h, c;
+	uint8_t		*rec;		/* n records of recsize() bytes */
 };
+
+/* Bytes before the pixels of a record: slot labels and kind, or four floats. */
+static size_t
+head(const struct pack *p)
+{
+	return p->box ? BOX_OUT * sizeof(float) : SLOTS + 1;
+}
 
 static size_t
 recsize(const struct pack *p)
 {
-	return SLOTS + 1 + (size_t)p->w * p->h;
+	return head(p) + (size_t)p->c * p->w * p->h;
 }
 
 static int
 pack_load(struct pack *p, const char *path)
 {
 	FILE		*f;
-	uint8_t		 hdr[16];
+	uint8_t		 hdr[20];
 
 	p->path = path;
 	if ((f = fopen(path, "rb")) == NULL || fread(hdr, 1, 16, f) != 16 ||
-	    memcmp(hdr, "LPRP", 4) != 0) {
+	    (memcmp(hdr, "LPRP", 4) != 0 && memcmp(hdr, "LPRB", 4) != 0)) {
 		fprintf(stderr, "train_reader: %s: not a pack\n", path);
 		return -1;
 	}
 	memcpy(&p->n, hdr + 4, 4);
 	memcpy(&p->w, hdr + 8, 4);
 	memcpy(&p->h, hdr + 12, 4);
+	p->c = 1;
+	if ((p->box = memcmp(hdr, "LPRB", 4) == 0) &&
+	    (fread(hdr + 16, 1, 4, f) != 4 || (memcpy(&p->c, hdr + 16, 4), p->c) < 1)) {
+		fprintf(stderr, "train_reader: %s: bad header\n", path);
+		return -1;
+	}
 	if ((p->rec = malloc(recsize(p) * p->n)) == NULL ||
 	    fread(p->rec, recsize(p), p->n, f) != p->n) {
 		fprintf(stderr, "train_reader: %s: short\n", path);
@@ -86,12 +111,13 @@ rndf(void)
 	return (rnd() >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* One crop into a darknet input row (and its one-hot truth when y is not NULL). */
+/* One crop into a darknet input row (and its truth when y is not NULL: one-hot
+ * slots, or the refiner's four offsets). */
 static void
 put(const struct pack *p, uint32_t i, float *x, float *y, int nsym, int jit)
 {
 	const uint8_t	*r = p->rec + recsize(p) * i;
-	size_t		 k, npix = (size_t)p->w * p->h;
+	size_t		 k, npix = (size_t)p->c * p->w * p->h;
 	float		 c = 1, b = 0;
 
 	if (jit) {
@@ -99,10 +125,12 @@ put(const struct pack *p, uint32_t i, float *x, float *y, int nsym, int jit)
 		b = -0.15f + 0.3f * rndf();
 	}
 	for (k = 0; k < npix; k++) {
-		float v = (r[SLOTS + 1 + k] / 255.f - 0.5f) * c + 0.5f + b;
+		float v = (r[head(p) + k] / 255.f - 0.5f) * c + 0.5f + b;
 		x[k] = v < 0 ? 0 : v > 1 ? 1 : v;
 	}
-	if (y != NULL) {
+	if (y != NULL && p->box)
+		memcpy(y, r, BOX_OUT * sizeof(float));
+	else if (y != NULL) {
 		memset(y, 0, sizeof(float) * SLOTS * nsym);
 		for (k = 0; k < SLOTS; k++)
 			y[k * nsym + r[k]] = 1;
@@ -110,8 +138,45 @@ put(const struct pack *p, uint32_t i, float *x, float *y, int nsym, int jit)
 }
 
 struct score {
-	double	exact, chars;
+	double	exact, chars;		/* refiner: within REF_OK, mean edge error */
+	double	before;			/* refiner: mean edge error of the box as given */
 };
+
+/* The refiner on a whole pack: its edges against the truth, in box units. */
+static struct score
+evaluate_box(network *net, const struct pack *p)
+{
+	int		 bs = net->batch, insz = net->w * net->h * net->c;
+	float		*x = calloc((size_t)bs * insz, sizeof(float)), t[BOX_OUT];
+	uint32_t	 i, j, ok = 0;
+	double		 err = 0, before = 0;
+	struct score	 s;
+
+	for (i = 0; i < p->n; i += bs) {
+		uint32_t m = p->n - i < (uint32_t)bs ? p->n - i : (uint32_t)bs;
+		for (j = 0; j < m; j++)
+			put(p, i + j, x + (size_t)j * insz, NULL, 0, 0);
+		float *out = network_predict(net, x);
+		for (j = 0; j < m; j++) {
+			int good = 1;
+			memcpy(t, p->rec + recsize(p) * (i + j), sizeof(t));
+			for (int k = 0; k < BOX_OUT; k++) {
+				double e = fabs(out[(size_t)j * net->outputs + k] - t[k]) /
+				    REF_SCALE;
+				err += e;
+				before += fabs(t[k]) / REF_SCALE;
+				if (e > (k % 2 == 0 ? REF_OK_X : REF_OK_Y))
+					good = 0;
+			}
+			ok += good;
+		}
+	}
+	free(x);
+	s.exact = p->n ? (double)ok / p->n : 0;
+	s.chars = p->n ? err / (p->n * BOX_OUT) : 0;
+	s.before = p->n ? before / (p->n * BOX_OUT) : 0;
+	return s;
+}
 
 /* Exact plate and character accuracy of the network on a whole pack. */
 static struct score
@@ -216,19 +281,24 @@ main(int argc, char *argv[])
 		net->policy = CONSTANT;
 		net->burn_in = 0;
 	}
-	nsym = net->outputs / SLOTS;
-	if (net->w * net->h != (int)(syn.w * syn.h) || net->c != 1 ||
-	    net->outputs != SLOTS * nsym) {
+	nsym = syn.box ? 0 : net->outputs / SLOTS;
+	if (net->w * net->h != (int)(syn.w * syn.h) || net->c != (int)syn.c ||
+	    (syn.box ? net->outputs != BOX_OUT : net->outputs != SLOTS * nsym)) {
 		fprintf(stderr, "train_reader: pack %ux%u does not fit the network\n",
 		    syn.w, syn.h);
 		return 1;
 	}
-	fprintf(stderr, "train_reader: %u synthetic, %u real (share %.2f), %d symbols, "
-	    "batch %d, lr %g, seed %u\n", syn.n, rpath ? real.n : 0, share, nsym,
-	    net->batch, net->learning_rate, seed);
+	if (syn.box)
+		fprintf(stderr, "train_reader: %u refiner samples %ux%ux%u, batch %d, "
+		    "lr %g, seed %u\n", syn.n, syn.w, syn.h, syn.c, net->batch,
+		    net->learning_rate, seed);
+	else
+		fprintf(stderr, "train_reader: %u synthetic, %u real (share %.2f), %d "
+		    "symbols, batch %d, lr %g, seed %u\n", syn.n, rpath ? real.n : 0,
+		    share, nsym, net->batch, net->learning_rate, seed);
 
 	d.shallow = 0;
-	d.X = make_matrix(net->batch, net->w * net->h);
+	d.X = make_matrix(net->batch, net->w * net->h * net->c);
 	d.y = make_matrix(net->batch, net->outputs);
 	snprintf(lastpath, sizeof(lastpath), "%s.last", out);
 	t0 = now();
@@ -246,9 +316,18 @@ main(int argc, char *argv[])
 		if (it % every == 0 || it == iters || el > maxmin * 60) {
 			double sum = 0;
 			for (i = 0; i < nval; i++) {
-				struct score s = evaluate(net, &val[i], nsym);
-				fprintf(stderr, "  eval it %d %s: exact %.4f chars %.4f\n", it,
-				    val[i].path, s.exact, s.chars);
+				struct score s;
+				if (val[i].box) {
+					s = evaluate_box(net, &val[i]);
+					fprintf(stderr, "  eval it %d %s: edges within "
+					    "%.2f/%.2f %.4f, mean edge error %.4f (box "
+					    "as given %.4f)\n", it, val[i].path, REF_OK_X,
+					    REF_OK_Y, s.exact, s.chars, s.before);
+				} else {
+					s = evaluate(net, &val[i], nsym);
+					fprintf(stderr, "  eval it %d %s: exact %.4f chars "
+					    "%.4f\n", it, val[i].path, s.exact, s.chars);
+				}
 				sum += s.exact;
 			}
 			net->train = 1;
