@@ -26,6 +26,9 @@ import sys
 
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pack  # noqa: E402
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -35,14 +38,7 @@ def main():
     ap.add_argument("--copies", type=int, default=1, help="crops per frame")
     ap.add_argument("--boxes", help="lpr_eval -v box lines: cut the detector's boxes")
     args = ap.parse_args()
-    boxes = {}
-    if args.boxes:
-        with open(args.boxes, encoding="utf-8") as f:
-            for line in f:
-                t = line.split()
-                if len(t) >= 12 and t[0] == "box" and float(t[3]) >= 0.5:
-                    boxes[os.path.basename(t[1].rstrip(":"))] = [float(t[k])
-                                                                  for k in (5, 7, 9, 11)]
+    boxes = pack.box_lines(args.boxes, 0.5) if args.boxes else {}
     rng = random.Random(args.seed)
     os.makedirs(args.out, exist_ok=True)
     rows = []
@@ -53,9 +49,7 @@ def main():
             if args.boxes:
                 if row["file"] not in boxes:
                     continue
-                el, er, et, eb = boxes[row["file"]]
-                x0, x1 = x + el * w, x + w + er * w     # the detector's box
-                y0, y1 = y + et * h, y + h + eb * h
+                x0, y0, x1, y1 = pack.box_from_errors(x, y, w, h, boxes[row["file"]])
                 bw, bh = x1 - x0, y1 - y0
                 crop = im.crop((int(max(0, x0 - 0.04 * bw)), int(max(0, y0 - 0.08 * bh)),
                                 int(min(im.width, x1 + 0.04 * bw)),

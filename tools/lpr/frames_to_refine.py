@@ -38,6 +38,9 @@ import sys
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pack  # noqa: E402
+
 W, H, C = 128, 64, 3
 REF_PX, REF_PY, REF_SCALE = 0.3, 0.6, 5.0
 
@@ -99,14 +102,7 @@ def main():
     ap.add_argument("--jitters", type=int, default=6, help="random boxes per frame")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    det = {}
-    if args.boxes:
-        with open(args.boxes, encoding="utf-8") as f:
-            for line in f:
-                t = line.split()
-                if len(t) >= 12 and t[0] == "box":
-                    det[os.path.basename(t[1].rstrip(":"))] = [float(t[k])
-                                                                for k in (5, 7, 9, 11)]
+    det = pack.box_lines(args.boxes) if args.boxes else {}
     rng = random.Random(args.seed)
     recs = []
     with open(os.path.join(args.inp, "labels.csv"), encoding="utf-8") as f:
@@ -116,8 +112,7 @@ def main():
         plate = (x, y, x + w, y + h)
         boxes = []
         if row["file"] in det:
-            el, er, et, eb = det[row["file"]]
-            boxes.append((x + el * w, y + et * h, x + w + er * w, y + h + eb * h))
+            boxes.append(pack.box_from_errors(x, y, w, h, det[row["file"]]))
         if not args.only_boxes:
             for k in range(args.jitters):
                 # one in six close to right: a second pass starts there

@@ -61,6 +61,26 @@ def list_folder(d):
     return items
 
 
+def box_lines(path, min_iou=0.0):
+    """The boxes darknet-lpr gave, from `lpr_eval -v` lines "box PATH: iou I left L
+    right R top T bottom B" (each edge's error as a fraction of the labelled plate's
+    width or height): {file name: (L, R, T, B)} for boxes with IoU >= min_iou."""
+    boxes = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            t = line.split()
+            if len(t) >= 12 and t[0] == "box" and float(t[3]) >= min_iou:
+                boxes[os.path.basename(t[1].rstrip(":"))] = tuple(float(t[k])
+                                                                  for k in (5, 7, 9, 11))
+    return boxes
+
+
+def box_from_errors(x, y, w, h, e):
+    """(x0, y0, x1, y1) of the labelled box (x, y, w, h) with box_lines() errors e."""
+    el, er, et, eb = e
+    return x + el * w, y + et * h, x + w + er * w, y + h + eb * h
+
+
 def split_part(items, part, test_count=150, val_count=100, seed=5):
     """One part (test, val or train) of a folder's items, always the same for the
     same folder and seed: test first, then val, the rest trains; they never

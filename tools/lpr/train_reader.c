@@ -10,6 +10,9 @@
  * the best score are kept; the score is the mean of the validation packs' exact
  * accuracies, so neither synthetic nor real may be sacrificed for the other.
  *
+ * With -k 1 it trains the province reader (models/plate-province.cfg) on packs from
+ * tools/lpr/frames_to_province.py: one slot, the record's first label.
+ *
  * The same loop trains the box refiner (models/plate-refiner.cfg) from "LPRB" packs
  * (tools/lpr/frames_to_refine.py): the truth is the four edge offsets and the score
  * the share of samples whose four edges all land within REF_OK_X of the box's width
@@ -36,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SLOTS	8
+#define SLOTS	8	/* labels per pack record */
 #define MAXVAL	4
 #define BOX_OUT		4	/* refiner: left, top, right, bottom */
 #define REF_SCALE	5.0	/* frames_to_refine.py: offsets x 5 */
@@ -93,6 +96,10 @@ pack_load(struct pack *p, const char *path)
 	return 0;
 }
 
+/* Slots the network reads: 8 for the plate reader, 1 for the province reader (-k),
+ * which learns the first label of each record. */
+static int nslots = SLOTS;
+
 /* xorshift64*: our own stream so the batch order does not depend on darknet's rand() */
 static uint64_t rs = 88172645463325252ull;
 
@@ -131,8 +138,8 @@ put(const struct pack *p, uint32_t i, float *x, float *y, int nsym, int jit)
 	if (y != NULL && p->box)
 		memcpy(y, r, BOX_OUT * sizeof(float));
 	else if (y != NULL) {
-		memset(y, 0, sizeof(float) * SLOTS * nsym);
-		for (k = 0; k < SLOTS; k++)
+		memset(y, 0, sizeof(float) * nslots * nsym);
+		for (k = 0; k < (size_t)nslots; k++)
 			y[k * nsym + r[k]] = 1;
 	}
 }
@@ -195,7 +202,7 @@ evaluate(network *net, const struct pack *p, int nsym)
 		for (j = 0; j < m; j++) {
 			const uint8_t *lab = p->rec + recsize(p) * (i + j);
 			int all = 1;
-			for (int k = 0; k < SLOTS; k++) {
+			for (int k = 0; k < nslots; k++) {
 				const float *q = out + (size_t)j * net->outputs + k * nsym;
 				int best = 0;
 				for (int c = 1; c < nsym; c++)
@@ -230,7 +237,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: train_reader -c cfg -s synpack [-r realpack -f share] "
 	    "[-v valpack]... [-i initweights] [-n iters] [-e eval_every] [-t max_minutes] "
-	    "[-S seed] [-L constant_rate] -o out.weights\n");
+	    "[-S seed] [-L constant_rate] [-k slots] -o out.weights\n");
 	exit(64);
 }
 
@@ -247,7 +254,7 @@ main(int argc, char *argv[])
 	network		*net;
 	data		 d;
 
-	while ((ch = getopt(argc, argv, "c:s:r:f:v:i:n:e:t:S:o:L:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:s:r:f:v:i:n:e:t:S:o:L:k:")) != -1) {
 		switch (ch) {
 		case 'c': cfg = optarg; break;
 		case 's': spath = optarg; break;
@@ -261,10 +268,11 @@ main(int argc, char *argv[])
 		case 'S': seed = (unsigned)atoi(optarg); break;
 		case 'o': out = optarg; break;
 		case 'L': lr = atof(optarg); break;
+		case 'k': nslots = atoi(optarg); break;
 		default: usage();
 		}
 	}
-	if (cfg == NULL || spath == NULL || out == NULL)
+	if (cfg == NULL || spath == NULL || out == NULL || nslots < 1 || nslots > SLOTS)
 		usage();
 	if (pack_load(&syn, spath) == -1 || (rpath && pack_load(&real, rpath) == -1))
 		return 1;
@@ -281,9 +289,9 @@ main(int argc, char *argv[])
 		net->policy = CONSTANT;
 		net->burn_in = 0;
 	}
-	nsym = syn.box ? 0 : net->outputs / SLOTS;
+	nsym = syn.box ? 0 : net->outputs / nslots;
 	if (net->w * net->h != (int)(syn.w * syn.h) || net->c != (int)syn.c ||
-	    (syn.box ? net->outputs != BOX_OUT : net->outputs != SLOTS * nsym)) {
+	    (syn.box ? net->outputs != BOX_OUT : net->outputs != nslots * nsym)) {
 		fprintf(stderr, "train_reader: pack %ux%u does not fit the network\n",
 		    syn.w, syn.h);
 		return 1;
