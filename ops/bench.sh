@@ -79,7 +79,8 @@ fi
 # held-out test part of the real plate crops (ECOGATE_REAL_CROPS, default
 # ../shared/data/real-plates/images, split as tools/lpr/pack.py splits it; -C, the
 # reader alone) and a folder or CSV of real labelled photos (ECOGATE_REAL_PHOTOS:
-# <anything>_<PLATE>.jpg or file,plate rows), each reported on its own.
+# <anything>_<PLATE>.jpg or file,plate rows), each reported on its own; then
+# bench_lpr times the pipeline alone on 100 of the frames.
 if matches lpr_eval && [ -x "$dir/lpr_eval" ]; then
 	found=1
 	frames=build/bench/lpr-frames
@@ -104,6 +105,13 @@ if matches lpr_eval && [ -x "$dir/lpr_eval" ]; then
 	if [ -n "${ECOGATE_REAL_PHOTOS:-}" ]; then
 		echo "== lpr_eval: real photos $ECOGATE_REAL_PHOTOS"
 		"$dir/lpr_eval" -m models "$ECOGATE_REAL_PHOTOS" 2>/dev/null || true
+	fi
+	# Latency alone, as one worker runs it: 100 of those frames, each read 3 times.
+	if [ -x "$dir/bench_lpr" ]; then
+		echo "== bench_lpr: per-frame latency, 100 held-out frames x 3"
+		# shellcheck disable=SC2046 # file names are NNNNNNN_<plate>.jpg
+		"$dir/bench_lpr" -m models -n 300 $(ls "$frames"/*.jpg | head -100) \
+		    2>/dev/null || echo "(bench_lpr failed: see above)"
 	fi
 fi
 

@@ -68,6 +68,12 @@ struct lpr_cfg {
 	char		*det_weights;
 	char		*rd_cfg;
 	char		*rd_weights;
+	char		*ref_cfg;
+	char		*ref_weights;
+	long long	 ref_passes;
+	char		*prov_cfg;
+	char		*prov_weights;
+	double		 prov_mix;
 	char		*symbols;
 	char		*blank;
 	char		*versions;
@@ -114,6 +120,18 @@ static const struct gk_cfg_key lpr_keys[] = {
 	    "reader network" },
 	{ "reader.weights", GK_CFG_STR, O(rd_weights), "plate-reader.weights", 0, 900,
 	    0, "reader weights" },
+	{ "refiner.cfg", GK_CFG_STR, O(ref_cfg), "plate-refiner.cfg", 0, 900, 0,
+	    "box refiner network; empty: boxes go to the reader as detected" },
+	{ "refiner.weights", GK_CFG_STR, O(ref_weights), "plate-refiner.weights", 0,
+	    900, 0, "box refiner weights" },
+	{ "refiner.passes", GK_CFG_INT, O(ref_passes), "1", 0, 3, 0,
+	    "refiner passes per box (0: off; each ~3 ms)" },
+	{ "province.cfg", GK_CFG_STR, O(prov_cfg), "plate-province.cfg", 0, 900, 0,
+	    "province reader network; empty: the reader alone reads the province" },
+	{ "province.weights", GK_CFG_STR, O(prov_weights), "plate-province.weights",
+	    0, 900, 0, "province reader weights" },
+	{ "province.mix", GK_CFG_DOUBLE, O(prov_mix), "0.5", 0, 1, 0,
+	    "province reader's share of the first character (0: off, 1: it alone)" },
 	{ "reader.symbols", GK_CFG_STR, O(symbols), "symbols.txt", 1, 900, 0,
 	    "the reader's classes, one UTF-8 symbol per line" },
 	{ "reader.blank", GK_CFG_STR, O(blank), "_", 1, 8, 0,
@@ -279,6 +297,13 @@ model_dir(const struct darknet_lpr *d, char *buf, size_t len)
 	return lpr_path_join(buf, len, base, d->cfg.model_dir);	/* errors name this one */
 }
 
+/* An optional network is fine when it is off (no cfg) or its weights are there. */
+static int
+optional_found(const char *cfg, const char *weights)
+{
+	return cfg[0] == '\0' || (weights[0] != '\0' && access(weights, R_OK) == 0);
+}
+
 /* Fills d->models from the configuration; logs and returns -1 on any problem. */
 static int
 models_setup(struct darknet_lpr *d)
@@ -297,6 +322,10 @@ models_setup(struct darknet_lpr *d)
 	files.det_weights = c->det_weights;
 	files.rd_cfg = c->rd_cfg;
 	files.rd_weights = c->rd_weights;
+	files.ref_cfg = c->ref_passes > 0 ? c->ref_cfg : NULL;
+	files.ref_weights = c->ref_weights;
+	files.prov_cfg = c->prov_mix > 0 ? c->prov_cfg : NULL;
+	files.prov_weights = c->prov_weights;
 	files.symbols = c->symbols;
 	files.blank = c->blank;
 	files.versions = c->versions;
@@ -306,12 +335,20 @@ models_setup(struct darknet_lpr *d)
 		return -1;
 	}
 	if ((m->det_weights[0] == '\0' || access(m->det_weights, R_OK) == -1 ||
-	    m->rd_weights[0] == '\0' || access(m->rd_weights, R_OK) == -1)) {
+	    m->rd_weights[0] == '\0' || access(m->rd_weights, R_OK) == -1 ||
+	    !optional_found(m->ref_cfg, m->ref_weights) ||
+	    !optional_found(m->prov_cfg, m->prov_weights))) {
 		gk_log(c->require_weights ? GK_LOG_ERR : GK_LOG_WARN,
-		    "model.random_weights", "detector=%s reader=%s detector_found=%d "
-		    "reader_found=%d", m->det_weights, m->rd_weights,
+		    "model.random_weights", "detector=%s reader=%s refiner=%s "
+		    "province=%s detector_found=%d reader_found=%d "
+		    "refiner_found=%d province_found=%d",
+		    m->det_weights, m->rd_weights, m->ref_cfg[0] != '\0' ?
+		    m->ref_weights : "(off)", m->prov_cfg[0] != '\0' ?
+		    m->prov_weights : "(off)",
 		    m->det_weights[0] != '\0' && access(m->det_weights, R_OK) == 0,
-		    m->rd_weights[0] != '\0' && access(m->rd_weights, R_OK) == 0);
+		    m->rd_weights[0] != '\0' && access(m->rd_weights, R_OK) == 0,
+		    optional_found(m->ref_cfg, m->ref_weights),
+		    optional_found(m->prov_cfg, m->prov_weights));
 		if (c->require_weights)
 			return -1;
 	}
@@ -321,6 +358,8 @@ models_setup(struct darknet_lpr *d)
 	m->pad_x = (float)c->pad_x;
 	m->pad_y = (float)c->pad_y;
 	m->reader_views = (int)c->views;
+	m->refine_passes = (int)c->ref_passes;
+	m->prov_mix = (float)c->prov_mix;
 	m->plate_flags = c->nev_ext ? GK_PLATE_NEV_EXT : 0;
 	m->limits.max_bytes = (size_t)c->max_bytes;
 	m->limits.max_w = (int)c->max_width;
@@ -740,9 +779,15 @@ lpr_setup(struct darknet_lpr *d)
 	gk_log(GK_LOG_INFO, "lpr.models", "detector=%s detector_weights=%s "
 	    "detector_version=%s detector_input=%dx%d reader=%s reader_weights=%s "
 	    "reader_version=%s reader_input=%dx%dx%d slots=%d symbols=%d "
-	    "classes=%d workers=%d", d->models.det_cfg, d->models.det_weights,
+	    "refiner=%s refiner_passes=%d province=%s province_mix=%.2f "
+	    "classes=%d workers=%d",
+	    d->models.det_cfg, d->models.det_weights,
 	    d->models.det_version, dw, dh, d->models.rd_cfg, d->models.rd_weights,
 	    d->models.rd_version, rw, rh, rc, slots, d->models.alpha.nsym,
+	    d->models.ref_cfg[0] != '\0' ? d->models.ref_weights : "(off)",
+	    d->models.refine_passes,
+	    d->models.prov_cfg[0] != '\0' ? d->models.prov_weights : "(off)",
+	    (double)d->models.prov_mix,
 	    d->models.nclasses, d->nworkers);
 
 	/* site is a checked topic id, so the filter is valid (checked anyway). */

@@ -13,6 +13,7 @@
 #include <darknet.h>
 
 #include "lpr.h"
+#include "refine.h"
 #include "yolo.h"
 
 #define YOLO_MAX	4	/* [yolo] layers in the detector */
@@ -35,6 +36,8 @@ struct lpr {
 	const struct lpr_models	*m;
 	network			*det;
 	network			*rd;
+	network			*ref;		/* NULL: no box refiner */
+	network			*prov;		/* NULL: no province reader */
 	int			 nyolo;
 	int			 yolo_idx[YOLO_MAX];
 	int			 slots;
@@ -42,6 +45,8 @@ struct lpr {
 	float			*det_in;	/* 3 x det w x det h */
 	float			*rd_in;		/* c x rd w x rd h */
 	float			*rd_sum;	/* the reader's outputs, summed */
+	float			*ref_in;	/* 3 x ref w x ref h */
+	float			*prov_in;	/* 1 x prov w x prov h */
 };
 
 static double
@@ -106,10 +111,16 @@ lpr_free(struct lpr *l)
 		free_network(l->det);
 	if (l->rd != NULL)
 		free_network(l->rd);
+	if (l->ref != NULL)
+		free_network(l->ref);
+	if (l->prov != NULL)
+		free_network(l->prov);
 	frame_decoder_free(l->dec);
 	free(l->det_in);
 	free(l->rd_in);
 	free(l->rd_sum);
+	free(l->ref_in);
+	free(l->prov_in);
 	free(l);
 }
 
@@ -186,6 +197,37 @@ lpr_new(const struct lpr_models *m, char *err, size_t errlen)
 		snprintf(err, errlen, "reader: %d outputs are not 7 to %d slots of %d "
 		    "symbols", l->rd->outputs, PD_POS_MAX, m->alpha.nsym);
 		goto fail;
+	}
+	if (m->ref_cfg[0] != '\0') {
+		if ((l->ref = load(m->ref_cfg, m->ref_weights, "refiner", err,
+		    errlen)) == NULL)
+			goto fail;
+		if (l->ref->c != 3 || l->ref->outputs != 4) {
+			snprintf(err, errlen, "refiner: %d input channels and %d "
+			    "outputs, want 3 and 4", l->ref->c, l->ref->outputs);
+			goto fail;
+		}
+		if ((l->ref_in = malloc(sizeof(float) * 3 * (size_t)l->ref->w *
+		    (size_t)l->ref->h)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	if (m->prov_cfg[0] != '\0') {
+		if ((l->prov = load(m->prov_cfg, m->prov_weights, "province", err,
+		    errlen)) == NULL)
+			goto fail;
+		if (l->prov->c != 1 || l->prov->outputs != m->alpha.nsym) {
+			snprintf(err, errlen, "province: %d input channels and %d "
+			    "outputs, want 1 and %d", l->prov->c, l->prov->outputs,
+			    m->alpha.nsym);
+			goto fail;
+		}
+		if ((l->prov_in = malloc(sizeof(float) * (size_t)l->prov->w *
+		    (size_t)l->prov->h)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	}
 	if ((l->dec = frame_decoder_new()) == NULL ||
 	    (l->det_in = malloc(sizeof(float) * 3 * (size_t)l->det->w *
@@ -323,7 +365,9 @@ read_versions(struct lpr_models *m, const char *path, char *err, size_t errlen)
 
 const struct lpr_files lpr_files_default = {
 	"plate-detector.cfg", "plate-detector.weights", "plate-reader.cfg",
-	"plate-reader.weights", "symbols.txt", "_", "versions.txt",
+	"plate-reader.weights", "plate-refiner.cfg", "plate-refiner.weights",
+	"plate-province.cfg", "plate-province.weights",
+	"symbols.txt", "_", "versions.txt",
 	"blue,yellow,yellow+double,green,yellow_green,white,black"
 };
 
@@ -334,6 +378,21 @@ lpr_path_join(char *buf, size_t len, const char *dir, const char *name)
 	    snprintf(buf, len, "%s/%s", dir, name);
 
 	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* An optional network's paths (LPR_PATH_MAX each); none when cfg is NULL or "". */
+static int
+join_optional(char *cfg_out, char *weights_out, const char *dir, const char *cfg,
+    const char *weights)
+{
+	if (cfg == NULL || cfg[0] == '\0')
+		return 0;
+	if (lpr_path_join(cfg_out, LPR_PATH_MAX, dir, cfg) == -1)
+		return -1;
+	if (weights != NULL && weights[0] != '\0' &&
+	    lpr_path_join(weights_out, LPR_PATH_MAX, dir, weights) == -1)
+		return -1;
+	return 0;
 }
 
 int
@@ -351,6 +410,10 @@ lpr_models_load(struct lpr_models *m, const char *dir,
 	    sizeof(m->det_weights), dir, fl->det_weights) == -1) ||
 	    (fl->rd_weights[0] != '\0' && lpr_path_join(m->rd_weights,
 	    sizeof(m->rd_weights), dir, fl->rd_weights) == -1) ||
+	    join_optional(m->ref_cfg, m->ref_weights, dir, fl->ref_cfg,
+	    fl->ref_weights) == -1 ||
+	    join_optional(m->prov_cfg, m->prov_weights, dir, fl->prov_cfg,
+	    fl->prov_weights) == -1 ||
 	    lpr_path_join(path, sizeof(path), dir, fl->symbols) == -1) {
 		snprintf(err, errlen, "%s: model paths too long", dir);
 		return -1;
@@ -379,6 +442,8 @@ lpr_models_load(struct lpr_models *m, const char *dir,
 	m->pad_x = 0.04f;
 	m->pad_y = 0.08f;
 	m->reader_views = 1;
+	m->refine_passes = 1;
+	m->prov_mix = 0.5f;
 	m->limits.max_bytes = 4u << 20;
 	m->limits.max_w = m->limits.max_h = 4096;
 	m->limits.max_pixels = 12000000;
@@ -416,12 +481,43 @@ reader_input(struct lpr *l, const struct frame *f, float x, float y, float w,
 }
 
 /*
- * Runs the reader on the crop in one layout; 0 and p's read filled, or -1 when the
- * network gave no finite output (darknet's random-init weights give NaN).
+ * The province reader on the first character's region of plate box b (refine.h),
+ * mixed into the reader's first slot in l->rd_sum: log-linear, prov_mix of the
+ * province reader's log-probability and the rest of the reader's, renormalised. The
+ * reader often puts all its weight on a wrong province; the province reader, which
+ * sees the character at the frame's resolution, gets a say in proportion.
+ */
+static void
+mix_province(struct lpr *l, const struct frame *f, const struct refine_box *b,
+    int double_row)
+{
+	const float	 a = l->m->prov_mix;
+	float		 x, y, w, h, *q, sum = 0;
+	int		 k, n = l->m->alpha.nsym;
+
+	refine_province_region(b, double_row, &x, &y, &w, &h);
+	frame_sample(f, x, y, w, h, 1, l->prov->w, l->prov->h, l->prov_in);
+	q = network_predict(l->prov, l->prov_in);
+	for (k = 0; k < n; k++)
+		if (!isfinite(q[k]))
+			return;
+	for (k = 0; k < n; k++) {
+		l->rd_sum[k] = powf(l->rd_sum[k] + 1e-9f, 1 - a) *
+		    powf(q[k] + 1e-9f, a);
+		sum += l->rd_sum[k];
+	}
+	for (k = 0; k < n; k++)
+		l->rd_sum[k] /= sum;
+}
+
+/*
+ * Runs the reader on the crop in one layout (and the province reader on plate box
+ * box); 0 and p's read filled, or -1 when the network gave no finite output
+ * (darknet's random-init weights give NaN).
  */
 static int
-read_layout(struct lpr *l, const struct frame *f, float x, float y, float w,
-    float h, int double_row, struct lpr_plate *p)
+read_layout(struct lpr *l, const struct frame *f, const struct refine_box *box,
+    float x, float y, float w, float h, int double_row, struct lpr_plate *p)
 {
 	/*
 	 * The reader is sensitive to where the detector's box sits (docs/lpr-models.md:
@@ -457,6 +553,8 @@ read_layout(struct lpr *l, const struct frame *f, float x, float y, float w,
 			l->rd_sum[i] = (k == 0 ? 0 : l->rd_sum[i]) + probs[i] / n;
 		}
 	}
+	if (l->prov != NULL && m->prov_mix > 0)
+		mix_province(l, f, box, double_row);
 	pd_argmax(&m->alpha, l->rd_sum, l->slots, p->argmax, sizeof(p->argmax));
 	p->read_ok = pd_decode(&m->alpha, l->rd_sum, l->slots, p->colour,
 	    m->plate_flags, &p->read) == 0;
@@ -464,20 +562,45 @@ read_layout(struct lpr *l, const struct frame *f, float x, float y, float w,
 	return 0;
 }
 
+/* The box refiner (refine.h), refine_passes times; b moved onto the plate's edges. */
+static void
+refine(struct lpr *l, const struct frame *f, struct yolo_box *b)
+{
+	struct refine_box	 r = { b->x - b->w / 2, b->y - b->h / 2,
+				     b->x + b->w / 2, b->y + b->h / 2 };
+	float			 x, y, w, h;
+	int			 pass;
+
+	for (pass = 0; pass < l->m->refine_passes; pass++) {
+		refine_region(&r, &x, &y, &w, &h);
+		frame_sample(f, x, y, w, h, 3, l->ref->w, l->ref->h, l->ref_in);
+		if (refine_apply(&r, network_predict(l->ref, l->ref_in)) == -1)
+			break;
+		b->x = (r.x0 + r.x1) / 2;
+		b->y = (r.y0 + r.y1) / 2;
+		b->w = r.x1 - r.x0;
+		b->h = r.y1 - r.y0;
+	}
+}
+
 /* A read below this whole-plate confidence is retried in the other layout. */
 #define LPR_RETRY_CONF	0.5
 
-/* Crops, reads and decodes one box into p. */
+/* Crops, reads and decodes one box into p (after refining it when there is a
+ * refiner: the published box is the refined one). */
 static void
-read_plate(struct lpr *l, const struct frame *f, const struct yolo_box *b,
+read_plate(struct lpr *l, const struct frame *f, struct yolo_box *b,
     struct lpr_plate *p)
 {
 	const struct lpr_models	*m = l->m;
 	const struct lpr_class	*c = &m->classes[b->cls];
 	struct lpr_plate	 alt;
+	struct refine_box	 box;
 	float			 x0, y0, x1, y1;
 
 	memset(p, 0, sizeof(*p));
+	if (l->ref != NULL)
+		refine(l, f, b);
 	p->det_score = b->score;
 	p->det_class = b->cls;
 	p->double_row = c->double_row;
@@ -495,7 +618,11 @@ read_plate(struct lpr *l, const struct frame *f, const struct yolo_box *b,
 	y1 = fminf((float)f->h, b->y + b->h / 2 + m->pad_y * b->h);
 	if (x1 - x0 < 1 || y1 - y0 < 1)
 		return;
-	if (read_layout(l, f, x0, y0, x1 - x0, y1 - y0, c->double_row, p) != 0)
+	box.x0 = b->x - b->w / 2;
+	box.y0 = b->y - b->h / 2;
+	box.x1 = b->x + b->w / 2;
+	box.y1 = b->y + b->h / 2;
+	if (read_layout(l, f, &box, x0, y0, x1 - x0, y1 - y0, c->double_row, p) != 0)
 		return;
 	/*
 	 * The detector's layout is a guess too: a weak read is tried the other way
@@ -504,7 +631,7 @@ read_plate(struct lpr *l, const struct frame *f, const struct yolo_box *b,
 	 */
 	if (!p->read_ok || p->read.confidence < LPR_RETRY_CONF) {
 		alt = *p;
-		if (read_layout(l, f, x0, y0, x1 - x0, y1 - y0, !c->double_row,
+		if (read_layout(l, f, &box, x0, y0, x1 - x0, y1 - y0, !c->double_row,
 		    &alt) == 0 && alt.read_ok && (!p->read_ok ||
 		    alt.read.confidence > p->read.confidence))
 			*p = alt;
@@ -574,6 +701,7 @@ lpr_run_crop(struct lpr *l, const void *jpeg, size_t len, int cls,
 	b.score = 1;
 	b.cls = cls >= 0 && cls < m.nclasses ? cls : 0;
 	m.pad_x = m.pad_y = 0;	/* the crop is the box */
+	m.refine_passes = 0;
 	l->m = &m;
 	read_plate(l, &f, &b, &r->plates[0]);
 	l->m = saved;

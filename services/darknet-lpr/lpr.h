@@ -2,9 +2,11 @@
  * One frame through the plate models: JPEG bytes in, plate reads out. The models and
  * their preprocessing follow docs/lpr-models.md: the detector (320x192 RGB,
  * letterboxed, two [yolo] layers whose class is the plate's colour and layout) finds
- * plates, each box is widened (4 % of its width left and right, 8 % of its height top
- * and bottom), stretched to the reader's 128x32 grey input, and the reader's 8 slots
- * of softmax are decoded under the plate rules (plate_decode.h).
+ * plates, the box refiner moves each box's edges onto the plate's at full resolution,
+ * each box is widened (4 % of its width left and right, 8 % of its height top and
+ * bottom), stretched to the reader's 128x32 grey input, and the reader's 8 slots of
+ * softmax are decoded under the plate rules (plate_decode.h), the first slot mixed
+ * with the province reader's view of that character at the frame's resolution.
  *
  * darknet is not thread-safe across one network (its forward pass writes the
  * network's own buffers), so each worker owns a struct lpr with its own two
@@ -37,6 +39,10 @@ struct lpr_models {
 	char		det_weights[LPR_PATH_MAX];	/* "" or missing: random init */
 	char		rd_cfg[LPR_PATH_MAX];
 	char		rd_weights[LPR_PATH_MAX];
+	char		ref_cfg[LPR_PATH_MAX];		/* "": no box refiner */
+	char		ref_weights[LPR_PATH_MAX];
+	char		prov_cfg[LPR_PATH_MAX];		/* "": no province reader */
+	char		prov_weights[LPR_PATH_MAX];
 	struct pd_alphabet alpha;
 	int		nclasses;
 	struct lpr_class classes[LPR_CLASSES_MAX];
@@ -48,6 +54,9 @@ struct lpr_models {
 	float		pad_x, pad_y;	/* crop widening, fractions of the box */
 	int		reader_views;	/* the crop and nudged boxes read and
 					 * averaged, 1 to 5 */
+	int		refine_passes;	/* box refiner passes, 0 (off) to 3 */
+	float		prov_mix;	/* province reader's share of the first
+					 * slot (log-linear), 0 to 1 */
 	unsigned	plate_flags;	/* GK_PLATE_NEV_EXT or 0 */
 	struct frame_limits limits;
 };
@@ -78,7 +87,7 @@ struct lpr_result {
 struct lpr;
 
 /*
- * Loads both networks of m for one worker (m is borrowed and must outlive it) and
+ * Loads the networks of m for one worker (m is borrowed and must outlive it) and
  * checks them against m: the detector's input 3 channels and its [yolo] layers'
  * classes m->nclasses, the reader's output a whole number of slots of m->alpha.nsym.
  * Files are checked before darknet sees them (darknet exits on a missing file).
@@ -109,13 +118,16 @@ void	lpr_shape(const struct lpr *l, int *det_w, int *det_h, int *rd_w, int *rd_h
 struct lpr_files {
 	const char	*det_cfg, *det_weights;	/* weights "": random init */
 	const char	*rd_cfg, *rd_weights;
+	const char	*ref_cfg, *ref_weights;	/* cfg NULL or "": no refiner */
+	const char	*prov_cfg, *prov_weights; /* cfg NULL or "": none */
 	const char	*symbols;		/* the reader's classes, one per line */
 	const char	*blank;			/* the symbol line that is the blank */
 	const char	*versions;		/* detector= and reader= lines */
 	const char	*classes;		/* lpr_classes_parse() */
 };
 
-/* The shipped names: plate-detector.cfg ... versions.txt, the 7 detector classes. */
+/* The shipped names: plate-detector.cfg ... plate-province.weights, versions.txt,
+ * the 7 detector classes. */
 extern const struct lpr_files lpr_files_default;
 
 /*

@@ -1,8 +1,8 @@
 /*
  * bench_lpr: per-frame latency of darknet-lpr's pipeline on one core, as the daemon
  * runs it in one worker: JPEG decode (libjpeg-turbo), detector (letterboxed, YOLO
- * output decoded directly), then the reader and the constrained decoding for each
- * plate box. Prints median and p99 of the whole and of each stage. Not a test.
+ * output decoded directly), then the box refiner, the reader and the constrained
+ * decoding for each plate box. Prints median and p99 of the whole and of each stage. Not a test.
  *
  *	bench_lpr [-m models_dir] [-n frames] [-p max_plates] [frame.jpg ...]
  *
@@ -107,9 +107,11 @@ main(int argc, char *argv[])
 	m.limits.max_bytes = 16u << 20;
 	m.limits.max_w = m.limits.max_h = 8192;
 	m.limits.max_pixels = 40000000;
-	printf("weights: detector %s, reader %s\n",
+	printf("weights: detector %s, reader %s, refiner %s\n",
 	    access(m.det_weights, R_OK) == 0 ? "trained" : "random",
-	    access(m.rd_weights, R_OK) == 0 ? "trained" : "random");
+	    access(m.rd_weights, R_OK) == 0 ? "trained" : "random",
+	    m.ref_cfg[0] == '\0' ? "none" : access(m.ref_weights, R_OK) == 0 ?
+	    "trained" : "random");
 	if ((l = lpr_new(&m, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "bench_lpr: %s\n", err);
 		return 1;
@@ -149,7 +151,7 @@ main(int argc, char *argv[])
 	    bench_pct(dec, n, .99));
 	printf("%-22s %8.2f %8.2f ms\n", "detector", bench_pct(det, n, .5),
 	    bench_pct(det, n, .99));
-	printf("%-22s %8.2f %8.2f ms\n", "reader (all plates)", bench_pct(rd, n, .5),
+	printf("%-22s %8.2f %8.2f ms\n", "refine+read (plates)", bench_pct(rd, n, .5),
 	    bench_pct(rd, n, .99));
 	printf("%-22s %8.2f %8.2f ms   (goal: median <= 60 ms)\n", "total",
 	    bench_pct(tot, n, .5), bench_pct(tot, n, .99));

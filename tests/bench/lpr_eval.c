@@ -7,8 +7,8 @@
  * the plate (half of the vehicle's key) came out right, and per-frame latency
  * (median and p99 of the whole and of each stage).
  *
- *	lpr_eval [-m models] [-K classes] [-x pad_x] [-y pad_y] [-n max] [-c min_conf]
- *	    [-C] [-j out.json]
+ *	lpr_eval [-m models] [-K classes] [-x pad_x] [-y pad_y] [-V views] [-R passes]
+ *	    [-P province_mix] [-n max] [-c min_conf] [-C] [-j out.json]
  *	    [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] INPUT
  *
  * INPUT is a folder with a labels.csv (tools/lpr/gen_frames.py writes one: file,
@@ -19,7 +19,10 @@
  * as the class its kind says (double-row for yellow2 and trailer) or blue. -K gives
  * the detector's class list as darknet-lpr's detector.classes does ("crop" judges
  * a class's colour from the pixels), to compare the two ways of colouring a plate;
- * -x and -y the crop widening (darknet-lpr's reader.pad_x and reader.pad_y).
+ * -x and -y the crop widening (darknet-lpr's reader.pad_x and reader.pad_y), -V the
+ * reader's views, -R the box refiner's passes and -P the province reader's share
+ * (reader.views, refiner.passes, province.mix; -R 0 and -P 0 run without those
+ * networks, for a models folder that lacks them).
  *
  * A frame counts as read right when the daemon would have published its labelled
  * plate: a legal read at or above the publishing confidence (-c, the daemon's
@@ -458,8 +461,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: lpr_eval [-m models] [-K classes] [-x pad_x] "
-	    "[-y pad_y] [-n max] "
-	    "[-c min_conf] [-C] "
+	    "[-y pad_y] [-V views] [-R passes] [-P mix] [-n max] [-c min_conf] [-C] "
 	    "[-j out.json] [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] "
 	    "INPUT\n");
 	exit(2);
@@ -478,19 +480,21 @@ main(int argc, char *argv[])
 	struct lpr	*l;
 	unsigned char	*buf;
 	double		*tot, *dec, *det, *rd, min_conf = 0.3, min_acc = -1, min_rec = -1;
-	double		 max_wrong = -1, pad_x = -1, pad_y = -1;
-	int		 views = 0;
+	double		 max_wrong = -1, pad_x = -1, pad_y = -1, mix = -1;
+	int		 views = 0, passes = -1;
 	size_t		 len;
 	int		 ch, i, n = 0, cap = 0, max = 0, crops = 0, unreadable = 0, rc = 0;
 	FILE		*fp;
 
-	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:x:y:V:v")) != -1)
+	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:x:y:V:R:P:v")) != -1)
 		switch (ch) {
 		case 'm': dir = optarg; break;
 		case 'K': classes = optarg; break;
 		case 'x': pad_x = atof(optarg); break;
 		case 'y': pad_y = atof(optarg); break;
 		case 'V': views = atoi(optarg); break;
+		case 'R': passes = atoi(optarg); break;
+		case 'P': mix = atof(optarg); break;
 		case 'n': max = atoi(optarg); break;
 		case 'c': min_conf = atof(optarg); break;
 		case 'C': crops = 1; break;
@@ -527,6 +531,10 @@ main(int argc, char *argv[])
 	}
 	if (classes != NULL)
 		files.classes = classes;
+	if (passes == 0)
+		files.ref_cfg = NULL;
+	if (mix == 0)
+		files.prov_cfg = NULL;
 	if (lpr_models_load(&m, dir, &files, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lpr_eval: %s\n", err);
 		return 2;
@@ -540,6 +548,10 @@ main(int argc, char *argv[])
 		m.pad_y = (float)pad_y;
 	if (views > 0)
 		m.reader_views = views;
+	if (passes > 0)
+		m.refine_passes = passes;
+	if (mix > 0)
+		m.prov_mix = (float)mix;
 	if (access(m.det_weights, R_OK) != 0 || access(m.rd_weights, R_OK) != 0)
 		fprintf(stderr, "lpr_eval: warning: %s lacks weights: random networks\n",
 		    dir);
@@ -609,7 +621,7 @@ main(int argc, char *argv[])
 	if (unreadable)
 		printf("unreadable images: %d (counted as misses)\n", unreadable);
 	printf("per %s, 1 core: total median %.2f ms p99 %.2f ms (decode %.2f, "
-	    "detector %.2f, reader %.2f median)\n", crops ? "crop" : "frame",
+	    "detector %.2f, refiner and reader %.2f median)\n", crops ? "crop" : "frame",
 	    bench_pct(tot, n, .5), bench_pct(tot, n, .99), bench_pct(dec, n, .5), bench_pct(det, n, .5),
 	    bench_pct(rd, n, .5));
 	if (json != NULL) {

@@ -87,7 +87,8 @@ def main():
     logpath = os.path.join(tmp, "lpr.log")
     schema = gatetest.validator(SRC, "plate-read.v1")
     trained = all(os.path.exists(os.path.join(SRC, "models", f)) for f in
-                  ("plate-detector.weights", "plate-reader.weights"))
+                  ("plate-detector.weights", "plate-reader.weights",
+                   "plate-refiner.weights"))
     procs = []
     try:
         # Frames: a 1280x720 lane view with a blue plate box and white "characters".

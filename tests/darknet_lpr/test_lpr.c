@@ -2,7 +2,8 @@
  * Unit tests of darknet-lpr's pure parts (services/darknet-lpr/lpr_core): the
  * constrained decoding of the reader's softmax under gatekit's plate rules and its
  * confidences, the per-lane queue's drop-oldest and round-robin fairness, the worker
- * pool's hand-off, YOLO box decoding and NMS, and JPEG decoding with its limits and
+ * pool's hand-off, YOLO box decoding and NMS, the box refiner's region and its
+ * sanity rules, and JPEG decoding with its limits and
  * refusals. The reader's symbols are models/symbols.txt, the contract's own list.
  */
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "lane_queue.h"
 #include "plate_decode.h"
 #include "pool.h"
+#include "refine.h"
 #include "yolo.h"
 
 #define SLOTS	8
@@ -480,6 +482,54 @@ test_frame(void)
 	frame_decoder_free(dec);
 }
 
+static void
+test_refine(void)
+{
+	struct refine_box b = { 100, 50, 200, 80 }, c;
+	const float zero[4] = { 0, 0, 0, 0 };
+	const float move[4] = { 0.5f, -0.5f, -0.5f, 0.5f };	/* 0.1 of the box */
+	const float far[4] = { 2.0f, 0, 0, 0 };			/* 0.4: too far */
+	const float shrink[4] = { 1.5f, 0, -1.5f, 0 };		/* 0.4 wide */
+	const float nan4[4] = { 0, NAN, 0, 0 };
+	float x, y, w, h;
+
+	/* the region: 0.3 of the width each side, 0.6 of the height above/below */
+	refine_region(&b, &x, &y, &w, &h);
+	T_CHECK(fabsf(x - 70) < 1e-3f && fabsf(y - 32) < 1e-3f);
+	T_CHECK(fabsf(w - 160) < 1e-3f && fabsf(h - 66) < 1e-3f);
+
+	c = b;
+	T_CHECK(refine_apply(&c, zero) == 0);
+	T_CHECK(c.x0 == 100 && c.y0 == 50 && c.x1 == 200 && c.y1 == 80);
+	T_CHECK(refine_apply(&c, move) == 0);
+	T_CHECK(fabsf(c.x0 - 110) < 1e-3f && fabsf(c.y0 - 47) < 1e-3f);
+	T_CHECK(fabsf(c.x1 - 190) < 1e-3f && fabsf(c.y1 - 83) < 1e-3f);
+
+	/* answers not to be trusted leave the box as it was */
+	c = b;
+	T_CHECK(refine_apply(&c, far) == -1);
+	T_CHECK(refine_apply(&c, shrink) == -1);
+	T_CHECK(refine_apply(&c, nan4) == -1);
+	T_CHECK(c.x0 == 100 && c.y0 == 50 && c.x1 == 200 && c.y1 == 80);
+
+	/*
+	 * The province character: on a 440x140 mm one-row plate the first box spans
+	 * 15.5-60.5 mm across and 25-115 mm down; on a 440x220 double-row plate the top
+	 * row's left box spans 110-190 mm and 15-75 mm. The region must hold it whole.
+	 */
+	b.x0 = 0;
+	b.y0 = 0;
+	b.x1 = 440;
+	b.y1 = 140;
+	refine_province_region(&b, 0, &x, &y, &w, &h);
+	T_CHECK(x <= 15.5f && x + w >= 60.5f && y <= 25 && y + h >= 115);
+	T_CHECK(w < 100);			/* and not the next character */
+	b.y1 = 220;
+	refine_province_region(&b, 1, &x, &y, &w, &h);
+	T_CHECK(x <= 110 && x + w >= 190 && y <= 15 && y + h >= 75);
+	T_CHECK(x + w < 250 && y + h < 95);	/* not the letter, not the bottom row */
+}
+
 int
 main(void)
 {
@@ -489,6 +539,7 @@ main(void)
 	test_queue();
 	test_pool();
 	test_yolo();
+	test_refine();
 	test_frame();
 	return T_DONE();
 }
