@@ -109,9 +109,9 @@ if matches lpr_eval && [ -x "$dir/lpr_eval" ]; then
 	# Latency alone, as one worker runs it: 100 of those frames, each read 3 times.
 	if [ -x "$dir/bench_lpr" ]; then
 		echo "== bench_lpr: per-frame latency, 100 held-out frames x 3"
-		# shellcheck disable=SC2046 # file names are NNNNNNN_<plate>.jpg
-		"$dir/bench_lpr" -m models -n 300 $(ls "$frames"/*.jpg | head -100) \
-		    2>/dev/null || echo "(bench_lpr failed: see above)"
+		mapfile -t few < <(find "$frames" -name '*.jpg' | sort | head -100)
+		"$dir/bench_lpr" -m models -n 300 "${few[@]}" 2>/dev/null ||
+		    echo "(bench_lpr failed: see above)"
 	fi
 fi
 
