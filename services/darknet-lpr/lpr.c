@@ -562,24 +562,18 @@ read_layout(struct lpr *l, const struct frame *f, const struct refine_box *box,
 	return 0;
 }
 
-/* The box refiner (refine.h), refine_passes times; b moved onto the plate's edges. */
+/* The box refiner (refine.h), refine_passes times; r moved onto the plate's edges. */
 static void
-refine(struct lpr *l, const struct frame *f, struct yolo_box *b)
+refine(struct lpr *l, const struct frame *f, struct refine_box *r)
 {
-	struct refine_box	 r = { b->x - b->w / 2, b->y - b->h / 2,
-				     b->x + b->w / 2, b->y + b->h / 2 };
-	float			 x, y, w, h;
-	int			 pass;
+	float	 x, y, w, h;
+	int	 pass;
 
 	for (pass = 0; pass < l->m->refine_passes; pass++) {
-		refine_region(&r, &x, &y, &w, &h);
+		refine_region(r, &x, &y, &w, &h);
 		frame_sample(f, x, y, w, h, 3, l->ref->w, l->ref->h, l->ref_in);
-		if (refine_apply(&r, network_predict(l->ref, l->ref_in)) == -1)
+		if (refine_apply(r, network_predict(l->ref, l->ref_in)) == -1)
 			break;
-		b->x = (r.x0 + r.x1) / 2;
-		b->y = (r.y0 + r.y1) / 2;
-		b->w = r.x1 - r.x0;
-		b->h = r.y1 - r.y0;
 	}
 }
 
@@ -599,8 +593,17 @@ read_plate(struct lpr *l, const struct frame *f, struct yolo_box *b,
 	float			 x0, y0, x1, y1;
 
 	memset(p, 0, sizeof(*p));
-	if (l->ref != NULL)
-		refine(l, f, b);
+	box.x0 = b->x - b->w / 2;
+	box.y0 = b->y - b->h / 2;
+	box.x1 = b->x + b->w / 2;
+	box.y1 = b->y + b->h / 2;
+	if (l->ref != NULL) {
+		refine(l, f, &box);
+		b->x = (box.x0 + box.x1) / 2;
+		b->y = (box.y0 + box.y1) / 2;
+		b->w = box.x1 - box.x0;
+		b->h = box.y1 - box.y0;
+	}
 	p->det_score = b->score;
 	p->det_class = b->cls;
 	p->double_row = c->double_row;
@@ -618,10 +621,6 @@ read_plate(struct lpr *l, const struct frame *f, struct yolo_box *b,
 	y1 = fminf((float)f->h, b->y + b->h / 2 + m->pad_y * b->h);
 	if (x1 - x0 < 1 || y1 - y0 < 1)
 		return;
-	box.x0 = b->x - b->w / 2;
-	box.y0 = b->y - b->h / 2;
-	box.x1 = b->x + b->w / 2;
-	box.y1 = b->y + b->h / 2;
 	if (read_layout(l, f, &box, x0, y0, x1 - x0, y1 - y0, c->double_row, p) != 0)
 		return;
 	/*

@@ -98,7 +98,7 @@ main(int argc, char *argv[])
 		case 'C': ncfg = optarg; break;
 		case 'o': out = optarg; break;
 		case 'S': seed = (unsigned)atoi(optarg); break;
-		default: ocfg = NULL; break;
+		default: ocfg = NULL; break;	/* usage below */
 		}
 	if (ocfg == NULL || ow == NULL || ncfg == NULL || out == NULL) {
 		fprintf(stderr, "usage: widen -c old.cfg -w old.weights -C new.cfg "
