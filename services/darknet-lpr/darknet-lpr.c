@@ -74,6 +74,9 @@ struct lpr_cfg {
 	char		*prov_cfg;
 	char		*prov_weights;
 	double		 prov_mix;
+	char		*chars_cfg;
+	char		*chars_weights;
+	double		 chars_mix;
 	char		*symbols;
 	char		*blank;
 	char		*versions;
@@ -86,6 +89,7 @@ struct lpr_cfg {
 	double		 pad_y;
 	long long	 views;
 	double		 min_confidence;
+	double		 colour_overrule;
 	int		 nev_ext;
 	long long	 workers;
 	long long	 queue_per_lane;
@@ -132,6 +136,12 @@ static const struct gk_cfg_key lpr_keys[] = {
 	    0, 900, 0, "province reader weights" },
 	{ "province.mix", GK_CFG_DOUBLE, O(prov_mix), "0.5", 0, 1, 0,
 	    "province reader's share of the first character (0: off, 1: it alone)" },
+	{ "chars.cfg", GK_CFG_STR, O(chars_cfg), "plate-chars.cfg", 0, 900, 0,
+	    "character reader network; empty: the reader alone reads the others" },
+	{ "chars.weights", GK_CFG_STR, O(chars_weights), "plate-chars.weights", 0,
+	    900, 0, "character reader weights" },
+	{ "chars.mix", GK_CFG_DOUBLE, O(chars_mix), "0.5", 0, 1, 0,
+	    "character reader's share of the other characters (0: off, 1: it alone)" },
 	{ "reader.symbols", GK_CFG_STR, O(symbols), "symbols.txt", 1, 900, 0,
 	    "the reader's classes, one UTF-8 symbol per line" },
 	{ "reader.blank", GK_CFG_STR, O(blank), "_", 1, 8, 0,
@@ -158,6 +168,9 @@ static const struct gk_cfg_key lpr_keys[] = {
 	    "the crop and nudged boxes read and averaged (1 to 5; each ~7 ms)" },
 	{ "read.min_confidence", GK_CFG_DOUBLE, O(min_confidence), "0.3", 0, 1, 0,
 	    "whole-plate confidence a read needs to be published" },
+	{ "read.colour_overrule", GK_CFG_DOUBLE, O(colour_overrule), "10", 0, 1000, 0,
+	    "a read the detector's colour rules out wins when this many times as "
+	    "probable as the best it allows (0: never)" },
 	{ "plate.nev_ext", GK_CFG_BOOL, O(nev_ext), "no", 0, 0, 0,
 	    "accept the extended new-energy letters (gatekit GK_PLATE_NEV_EXT)" },
 	{ "workers", GK_CFG_INT, O(workers), "2", 1, WORKERS_MAX, 0,
@@ -326,6 +339,8 @@ models_setup(struct darknet_lpr *d)
 	files.ref_weights = c->ref_weights;
 	files.prov_cfg = c->prov_mix > 0 ? c->prov_cfg : NULL;
 	files.prov_weights = c->prov_weights;
+	files.chars_cfg = c->chars_mix > 0 ? c->chars_cfg : NULL;
+	files.chars_weights = c->chars_weights;
 	files.symbols = c->symbols;
 	files.blank = c->blank;
 	files.versions = c->versions;
@@ -337,18 +352,21 @@ models_setup(struct darknet_lpr *d)
 	if ((m->det_weights[0] == '\0' || access(m->det_weights, R_OK) == -1 ||
 	    m->rd_weights[0] == '\0' || access(m->rd_weights, R_OK) == -1 ||
 	    !optional_found(m->ref_cfg, m->ref_weights) ||
-	    !optional_found(m->prov_cfg, m->prov_weights))) {
+	    !optional_found(m->prov_cfg, m->prov_weights) ||
+	    !optional_found(m->chars_cfg, m->chars_weights))) {
 		gk_log(c->require_weights ? GK_LOG_ERR : GK_LOG_WARN,
 		    "model.random_weights", "detector=%s reader=%s refiner=%s "
-		    "province=%s detector_found=%d reader_found=%d "
-		    "refiner_found=%d province_found=%d",
+		    "province=%s chars=%s detector_found=%d reader_found=%d "
+		    "refiner_found=%d province_found=%d chars_found=%d",
 		    m->det_weights, m->rd_weights, m->ref_cfg[0] != '\0' ?
 		    m->ref_weights : "(off)", m->prov_cfg[0] != '\0' ?
-		    m->prov_weights : "(off)",
+		    m->prov_weights : "(off)", m->chars_cfg[0] != '\0' ?
+		    m->chars_weights : "(off)",
 		    m->det_weights[0] != '\0' && access(m->det_weights, R_OK) == 0,
 		    m->rd_weights[0] != '\0' && access(m->rd_weights, R_OK) == 0,
 		    optional_found(m->ref_cfg, m->ref_weights),
-		    optional_found(m->prov_cfg, m->prov_weights));
+		    optional_found(m->prov_cfg, m->prov_weights),
+		    optional_found(m->chars_cfg, m->chars_weights));
 		if (c->require_weights)
 			return -1;
 	}
@@ -360,6 +378,8 @@ models_setup(struct darknet_lpr *d)
 	m->reader_views = (int)c->views;
 	m->refine_passes = (int)c->ref_passes;
 	m->prov_mix = (float)c->prov_mix;
+	m->chars_mix = (float)c->chars_mix;
+	m->colour_overrule = (float)c->colour_overrule;
 	m->plate_flags = c->nev_ext ? GK_PLATE_NEV_EXT : 0;
 	m->limits.max_bytes = (size_t)c->max_bytes;
 	m->limits.max_w = (int)c->max_width;
@@ -780,7 +800,7 @@ lpr_setup(struct darknet_lpr *d)
 	    "detector_version=%s detector_input=%dx%d reader=%s reader_weights=%s "
 	    "reader_version=%s reader_input=%dx%dx%d slots=%d symbols=%d "
 	    "refiner=%s refiner_passes=%d province=%s province_mix=%.2f "
-	    "classes=%d workers=%d",
+	    "chars=%s chars_mix=%.2f classes=%d workers=%d",
 	    d->models.det_cfg, d->models.det_weights,
 	    d->models.det_version, dw, dh, d->models.rd_cfg, d->models.rd_weights,
 	    d->models.rd_version, rw, rh, rc, slots, d->models.alpha.nsym,
@@ -788,6 +808,8 @@ lpr_setup(struct darknet_lpr *d)
 	    d->models.refine_passes,
 	    d->models.prov_cfg[0] != '\0' ? d->models.prov_weights : "(off)",
 	    (double)d->models.prov_mix,
+	    d->models.chars_cfg[0] != '\0' ? d->models.chars_weights : "(off)",
+	    (double)d->models.chars_mix,
 	    d->models.nclasses, d->nworkers);
 
 	/* site is a checked topic id, so the filter is valid (checked anyway). */

@@ -38,6 +38,7 @@ struct lpr {
 	network			*rd;
 	network			*ref;		/* NULL: no box refiner */
 	network			*prov;		/* NULL: no province reader */
+	network			*chars;		/* NULL: no character reader */
 	int			 nyolo;
 	int			 yolo_idx[YOLO_MAX];
 	int			 slots;
@@ -47,6 +48,7 @@ struct lpr {
 	float			*rd_sum;	/* the reader's outputs, summed */
 	float			*ref_in;	/* 3 x ref w x ref h */
 	float			*prov_in;	/* 1 x prov w x prov h */
+	float			*chars_in;	/* 1 x chars w x chars h */
 };
 
 static double
@@ -115,12 +117,15 @@ lpr_free(struct lpr *l)
 		free_network(l->ref);
 	if (l->prov != NULL)
 		free_network(l->prov);
+	if (l->chars != NULL)
+		free_network(l->chars);
 	frame_decoder_free(l->dec);
 	free(l->det_in);
 	free(l->rd_in);
 	free(l->rd_sum);
 	free(l->ref_in);
 	free(l->prov_in);
+	free(l->chars_in);
 	free(l);
 }
 
@@ -146,6 +151,31 @@ load(const char *cfg, const char *weights, const char *what, char *err,
 	}
 	set_batch_network(n, 1);
 	return n;
+}
+
+/*
+ * An optional one-character network (the province or the character reader): 1
+ * channel in, a softmax over the nsym symbols out. Nothing loaded when cfg is "".
+ */
+static int
+load_glyph(const char *cfg, const char *weights, const char *what, int nsym,
+    network **net, float **in, char *err, size_t errlen)
+{
+	if (cfg[0] == '\0')
+		return 0;
+	if ((*net = load(cfg, weights, what, err, errlen)) == NULL)
+		return -1;
+	if ((*net)->c != 1 || (*net)->outputs != nsym) {
+		snprintf(err, errlen, "%s: %d input channels and %d outputs, want 1 "
+		    "and %d", what, (*net)->c, (*net)->outputs, nsym);
+		return -1;
+	}
+	if ((*in = malloc(sizeof(float) * (size_t)(*net)->w *
+	    (size_t)(*net)->h)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 struct lpr *
@@ -213,22 +243,11 @@ lpr_new(const struct lpr_models *m, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	if (m->prov_cfg[0] != '\0') {
-		if ((l->prov = load(m->prov_cfg, m->prov_weights, "province", err,
-		    errlen)) == NULL)
-			goto fail;
-		if (l->prov->c != 1 || l->prov->outputs != m->alpha.nsym) {
-			snprintf(err, errlen, "province: %d input channels and %d "
-			    "outputs, want 1 and %d", l->prov->c, l->prov->outputs,
-			    m->alpha.nsym);
-			goto fail;
-		}
-		if ((l->prov_in = malloc(sizeof(float) * (size_t)l->prov->w *
-		    (size_t)l->prov->h)) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
-	}
+	if (load_glyph(m->prov_cfg, m->prov_weights, "province", m->alpha.nsym,
+	    &l->prov, &l->prov_in, err, errlen) == -1 ||
+	    load_glyph(m->chars_cfg, m->chars_weights, "characters", m->alpha.nsym,
+	    &l->chars, &l->chars_in, err, errlen) == -1)
+		goto fail;
 	if ((l->dec = frame_decoder_new()) == NULL ||
 	    (l->det_in = malloc(sizeof(float) * 3 * (size_t)l->det->w *
 	    (size_t)l->det->h)) == NULL ||
@@ -367,6 +386,7 @@ const struct lpr_files lpr_files_default = {
 	"plate-detector.cfg", "plate-detector.weights", "plate-reader.cfg",
 	"plate-reader.weights", "plate-refiner.cfg", "plate-refiner.weights",
 	"plate-province.cfg", "plate-province.weights",
+	"plate-chars.cfg", "plate-chars.weights",
 	"symbols.txt", "_", "versions.txt",
 	"blue,yellow,yellow+double,green,yellow_green,white,black"
 };
@@ -414,6 +434,8 @@ lpr_models_load(struct lpr_models *m, const char *dir,
 	    fl->ref_weights) == -1 ||
 	    join_optional(m->prov_cfg, m->prov_weights, dir, fl->prov_cfg,
 	    fl->prov_weights) == -1 ||
+	    join_optional(m->chars_cfg, m->chars_weights, dir, fl->chars_cfg,
+	    fl->chars_weights) == -1 ||
 	    lpr_path_join(path, sizeof(path), dir, fl->symbols) == -1) {
 		snprintf(err, errlen, "%s: model paths too long", dir);
 		return -1;
@@ -444,6 +466,8 @@ lpr_models_load(struct lpr_models *m, const char *dir,
 	m->reader_views = 1;
 	m->refine_passes = 1;
 	m->prov_mix = 0.5f;
+	m->chars_mix = 0.5f;
+	m->colour_overrule = 10;
 	m->limits.max_bytes = 4u << 20;
 	m->limits.max_w = m->limits.max_h = 4096;
 	m->limits.max_pixels = 12000000;
@@ -481,43 +505,96 @@ reader_input(struct lpr *l, const struct frame *f, float x, float y, float w,
 }
 
 /*
- * The province reader on the first character's region of plate box b (refine.h),
- * mixed into the reader's first slot in l->rd_sum: log-linear, prov_mix of the
- * province reader's log-probability and the rest of the reader's, renormalised. The
- * reader often puts all its weight on a wrong province; the province reader, which
- * sees the character at the frame's resolution, gets a say in proportion.
+ * A one-character network on region (x, y, w, h), mixed into slot k of the reader's
+ * outputs in l->rd_sum: log-linear, share a of the network's log-probability and the
+ * rest of the reader's, renormalised. The reader often puts all its weight on a wrong
+ * character; the network, which sees the character at the frame's resolution, gets a
+ * say in proportion.
  */
 static void
-mix_province(struct lpr *l, const struct frame *f, const struct refine_box *b,
-    int double_row)
+mix_slot(struct lpr *l, network *net, float *in, const struct frame *f, float x,
+    float y, float w, float h, int k, float a)
 {
-	const float	 a = l->m->prov_mix;
-	float		 x, y, w, h, *q, sum = 0;
-	int		 k, n = l->m->alpha.nsym;
+	float	*q, *p = l->rd_sum + (size_t)k * (size_t)l->m->alpha.nsym, sum = 0;
+	int	 i, n = l->m->alpha.nsym;
 
-	refine_province_region(b, double_row, &x, &y, &w, &h);
-	frame_sample(f, x, y, w, h, 1, l->prov->w, l->prov->h, l->prov_in);
-	q = network_predict(l->prov, l->prov_in);
-	for (k = 0; k < n; k++)
-		if (!isfinite(q[k]))
+	frame_sample(f, x, y, w, h, 1, net->w, net->h, in);
+	q = network_predict(net, in);
+	for (i = 0; i < n; i++)
+		if (!isfinite(q[i]))
 			return;
-	for (k = 0; k < n; k++) {
-		l->rd_sum[k] = powf(l->rd_sum[k] + 1e-9f, 1 - a) *
-		    powf(q[k] + 1e-9f, a);
-		sum += l->rd_sum[k];
+	for (i = 0; i < n; i++) {
+		p[i] = powf(p[i] + 1e-9f, 1 - a) * powf(q[i] + 1e-9f, a);
+		sum += p[i];
 	}
-	for (k = 0; k < n; k++)
-		l->rd_sum[k] /= sum;
+	for (i = 0; i < n; i++)
+		p[i] /= sum;
 }
 
 /*
- * Runs the reader on the crop in one layout (and the province reader on plate box
- * box); 0 and p's read filled, or -1 when the network gave no finite output
+ * Whether the reader is sure of slot k (one symbol at LPR_SLOT_SURE or more): the
+ * character reader is not asked then. Most characters of a clean plate are sure, so
+ * this saves most of its passes; a second opinion rarely overturns such a slot.
+ */
+#define LPR_SLOT_SURE	0.98f
+
+static int
+slot_sure(const struct lpr *l, int k)
+{
+	const float	*p = l->rd_sum + (size_t)k * (size_t)l->m->alpha.nsym;
+	int		 i;
+
+	for (i = 0; i < l->m->alpha.nsym; i++)
+		if (p[i] >= LPR_SLOT_SURE)
+			return 1;
+	return 0;
+}
+
+/*
+ * The province reader on the first character's region of plate box b and the
+ * character reader on the others' (refine.h), each mixed into its slot. The layout
+ * is the one being read: double-row, or eight characters when the detector says new
+ * energy (green, yellow-green) or the reader sees an eighth character, else seven.
+ * The detector's colour is often wrong for yellow-green plates, the reader's eighth
+ * slot seldom.
+ */
+static void
+mix_glyphs(struct lpr *l, const struct frame *f, const struct refine_box *b,
+    const struct lpr_class *c, int double_row)
+{
+	const struct lpr_models	*m = l->m;
+	enum refine_layout	 lay;
+	float			 x, y, w, h, blank8;
+	int			 k;
+
+	if (l->prov != NULL && m->prov_mix > 0) {
+		refine_province_region(b, double_row, &x, &y, &w, &h);
+		mix_slot(l, l->prov, l->prov_in, f, x, y, w, h, 0, m->prov_mix);
+	}
+	if (l->chars == NULL || m->chars_mix <= 0)
+		return;
+	blank8 = l->slots >= 8 && m->alpha.blank >= 0 ?
+	    l->rd_sum[7 * m->alpha.nsym + m->alpha.blank] : 1;
+	lay = double_row ? REFINE_DOUBLE : c->colour == GK_PLATE_COLOUR_GREEN ||
+	    c->colour == GK_PLATE_COLOUR_YELLOW_GREEN || blank8 < 0.5f ?
+	    REFINE_ROW8 : REFINE_ROW7;
+	for (k = 1; k < l->slots; k++)
+		if (!slot_sure(l, k) &&
+		    refine_char_region(b, lay, k, &x, &y, &w, &h) == 0)
+			mix_slot(l, l->chars, l->chars_in, f, x, y, w, h, k,
+			    m->chars_mix);
+}
+
+/*
+ * Runs the reader on the crop in one layout (and the province and character readers
+ * on plate box box, of detector class c) and decodes it for the detector's colour;
+ * 0 and p's read and colour filled, or -1 when the network gave no finite output
  * (darknet's random-init weights give NaN).
  */
 static int
 read_layout(struct lpr *l, const struct frame *f, const struct refine_box *box,
-    float x, float y, float w, float h, int double_row, struct lpr_plate *p)
+    const struct lpr_class *c, enum gk_plate_colour colour, float x, float y,
+    float w, float h, int double_row, struct lpr_plate *p)
 {
 	/*
 	 * The reader is sensitive to where the detector's box sits (docs/lpr-models.md:
@@ -533,8 +610,9 @@ read_layout(struct lpr *l, const struct frame *f, const struct refine_box *box,
 		{ 0.03f, 0, -0.03f, 0 },	/* shifted left */
 	};
 	const struct lpr_models	*m = l->m;
+	enum gk_plate_colour	 crop;
 	float			*probs;
-	int			 i, k, n = m->reader_views;
+	int			 i, k, overruled, n = m->reader_views;
 
 	if (n < 1)
 		n = 1;
@@ -553,11 +631,24 @@ read_layout(struct lpr *l, const struct frame *f, const struct refine_box *box,
 			l->rd_sum[i] = (k == 0 ? 0 : l->rd_sum[i]) + probs[i] / n;
 		}
 	}
-	if (l->prov != NULL && m->prov_mix > 0)
-		mix_province(l, f, box, double_row);
+	mix_glyphs(l, f, box, c, double_row);
 	pd_argmax(&m->alpha, l->rd_sum, l->slots, p->argmax, sizeof(p->argmax));
-	p->read_ok = pd_decode(&m->alpha, l->rd_sum, l->slots, p->colour,
-	    m->plate_flags, &p->read) == 0;
+	/*
+	 * The detector's colour is a guess too (white police plates come out green):
+	 * a read that colour rules out but much more probable than the best read it
+	 * allows wins, with the colour its layout implies or, where the layout allows
+	 * several, the crop's.
+	 */
+	p->read_ok = pd_decode_guess(&m->alpha, l->rd_sum, l->slots, colour,
+	    m->plate_flags, m->colour_overrule, &p->read, &overruled) == 0;
+	p->colour = colour;
+	if (p->read_ok && overruled) {
+		p->colour = p->read.colour;
+		crop = (enum gk_plate_colour)frame_colour(f, p->x, p->y, p->w, p->h);
+		if (p->colour == GK_PLATE_COLOUR_UNKNOWN && gk_plate_check(
+		    p->read.plate, crop, m->plate_flags, NULL, NULL) == 0)
+			p->colour = crop;
+	}
 	p->double_row = double_row;
 	return 0;
 }
@@ -590,6 +681,7 @@ read_plate(struct lpr *l, const struct frame *f, struct yolo_box *b,
 	const struct lpr_class	*c = &m->classes[b->cls];
 	struct lpr_plate	 alt;
 	struct refine_box	 box;
+	enum gk_plate_colour	 colour;
 	float			 x0, y0, x1, y1;
 
 	memset(p, 0, sizeof(*p));
@@ -612,8 +704,9 @@ read_plate(struct lpr *l, const struct frame *f, struct yolo_box *b,
 	p->y = clampi(b->y - b->h / 2, 0, f->h - 1);
 	p->w = clampi(b->x + b->w / 2, 0, f->w) - p->x;
 	p->h = clampi(b->y + b->h / 2, 0, f->h) - p->y;
-	p->colour = c->colour != GK_PLATE_COLOUR_UNKNOWN ? c->colour :
+	colour = c->colour != GK_PLATE_COLOUR_UNKNOWN ? c->colour :
 	    (enum gk_plate_colour)frame_colour(f, p->x, p->y, p->w, p->h);
+	p->colour = colour;
 	/* The reader's crop: widened as in training, clamped to the frame. */
 	x0 = fmaxf(0, b->x - b->w / 2 - m->pad_x * b->w);
 	x1 = fminf((float)f->w, b->x + b->w / 2 + m->pad_x * b->w);
@@ -621,7 +714,8 @@ read_plate(struct lpr *l, const struct frame *f, struct yolo_box *b,
 	y1 = fminf((float)f->h, b->y + b->h / 2 + m->pad_y * b->h);
 	if (x1 - x0 < 1 || y1 - y0 < 1)
 		return;
-	if (read_layout(l, f, &box, x0, y0, x1 - x0, y1 - y0, c->double_row, p) != 0)
+	if (read_layout(l, f, &box, c, colour, x0, y0, x1 - x0, y1 - y0,
+	    c->double_row, p) != 0)
 		return;
 	/*
 	 * The detector's layout is a guess too: a weak read is tried the other way
@@ -630,9 +724,9 @@ read_plate(struct lpr *l, const struct frame *f, struct yolo_box *b,
 	 */
 	if (!p->read_ok || p->read.confidence < LPR_RETRY_CONF) {
 		alt = *p;
-		if (read_layout(l, f, &box, x0, y0, x1 - x0, y1 - y0, !c->double_row,
-		    &alt) == 0 && alt.read_ok && (!p->read_ok ||
-		    alt.read.confidence > p->read.confidence))
+		if (read_layout(l, f, &box, c, colour, x0, y0, x1 - x0,
+		    y1 - y0, !c->double_row, &alt) == 0 && alt.read_ok &&
+		    (!p->read_ok || alt.read.confidence > p->read.confidence))
 			*p = alt;
 	}
 	if (p->read_ok && p->colour == GK_PLATE_COLOUR_UNKNOWN)

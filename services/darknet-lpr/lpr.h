@@ -6,7 +6,8 @@
  * each box is widened (4 % of its width left and right, 8 % of its height top and
  * bottom), stretched to the reader's 128x32 grey input, and the reader's 8 slots of
  * softmax are decoded under the plate rules (plate_decode.h), the first slot mixed
- * with the province reader's view of that character at the frame's resolution.
+ * with the province reader's view of that character at the frame's resolution and
+ * the others with the character reader's.
  *
  * darknet is not thread-safe across one network (its forward pass writes the
  * network's own buffers), so each worker owns a struct lpr with its own two
@@ -43,6 +44,8 @@ struct lpr_models {
 	char		ref_weights[LPR_PATH_MAX];
 	char		prov_cfg[LPR_PATH_MAX];		/* "": no province reader */
 	char		prov_weights[LPR_PATH_MAX];
+	char		chars_cfg[LPR_PATH_MAX];	/* "": no character reader */
+	char		chars_weights[LPR_PATH_MAX];
 	struct pd_alphabet alpha;
 	int		nclasses;
 	struct lpr_class classes[LPR_CLASSES_MAX];
@@ -57,6 +60,12 @@ struct lpr_models {
 	int		refine_passes;	/* box refiner passes, 0 (off) to 3 */
 	float		prov_mix;	/* province reader's share of the first
 					 * slot (log-linear), 0 to 1 */
+	float		chars_mix;	/* character reader's share of the
+					 * other slots, 0 to 1 */
+	float		colour_overrule; /* a read the detector's colour rules
+					 * out wins when this many times as
+					 * probable as the best it allows; 0:
+					 * never */
 	unsigned	plate_flags;	/* GK_PLATE_NEV_EXT or 0 */
 	struct frame_limits limits;
 };
@@ -120,13 +129,14 @@ struct lpr_files {
 	const char	*rd_cfg, *rd_weights;
 	const char	*ref_cfg, *ref_weights;	/* cfg NULL or "": no refiner */
 	const char	*prov_cfg, *prov_weights; /* cfg NULL or "": none */
+	const char	*chars_cfg, *chars_weights; /* cfg NULL or "": none */
 	const char	*symbols;		/* the reader's classes, one per line */
 	const char	*blank;			/* the symbol line that is the blank */
 	const char	*versions;		/* detector= and reader= lines */
 	const char	*classes;		/* lpr_classes_parse() */
 };
 
-/* The shipped names: plate-detector.cfg ... plate-province.weights, versions.txt,
+/* The shipped names: plate-detector.cfg ... plate-chars.weights, versions.txt,
  * the 7 detector classes. */
 extern const struct lpr_files lpr_files_default;
 

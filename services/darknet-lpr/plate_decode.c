@@ -315,6 +315,27 @@ pd_decode(const struct pd_alphabet *a, const float *probs, int npos,
 	return 0;
 }
 
+int
+pd_decode_guess(const struct pd_alphabet *a, const float *probs, int npos,
+    enum gk_plate_colour colour, unsigned flags, double factor,
+    struct pd_read *out, int *overruled)
+{
+	struct pd_read	 free;
+	int		 ok;
+
+	*overruled = 0;
+	ok = pd_decode(a, probs, npos, colour, flags, out) == 0;
+	if (colour == GK_PLATE_COLOUR_UNKNOWN || !(factor > 0) ||
+	    pd_decode(a, probs, npos, GK_PLATE_COLOUR_UNKNOWN, flags, &free) == -1)
+		return ok ? 0 : -1;
+	/* the free read equals the constrained one unless the colour ruled it out */
+	if (ok && !(free.confidence > factor * out->confidence))
+		return 0;
+	*out = free;
+	*overruled = 1;
+	return 0;
+}
+
 void
 pd_argmax(const struct pd_alphabet *a, const float *probs, int npos, char *buf,
     size_t len)

@@ -63,6 +63,18 @@ int	pd_alphabet_parse(struct pd_alphabet *a, const char *text, size_t len,
 int	pd_decode(const struct pd_alphabet *a, const float *probs, int npos,
 	    enum gk_plate_colour colour, unsigned flags, struct pd_read *out);
 
+/*
+ * pd_decode() for a colour that is itself a guess (the detector's): when the best
+ * read that colour rules out is more than factor times as probable as the best read
+ * it allows, that read wins and *overruled is 1; its colour is then the one its
+ * layout implies (警 white, 领 black...), or GK_PLATE_COLOUR_UNKNOWN where the layout
+ * allows several (an ordinary plate: blue or yellow). factor 0: never overruled.
+ * Returns as pd_decode().
+ */
+int	pd_decode_guess(const struct pd_alphabet *a, const float *probs, int npos,
+	    enum gk_plate_colour colour, unsigned flags, double factor,
+	    struct pd_read *out, int *overruled);
+
 /* The argmax string of probs, blanks skipped, for logs (may be illegal). */
 void	pd_argmax(const struct pd_alphabet *a, const float *probs, int npos,
 	    char *buf, size_t len);

@@ -1,5 +1,6 @@
 /*
- * The box refiner's and the province reader's geometry (refine.h).
+ * The box refiner's, the province reader's and the character reader's geometry
+ * (refine.h).
  */
 #include <math.h>
 
@@ -30,6 +31,47 @@ refine_province_region(const struct refine_box *b, int double_row, float *x,
 	*y = b->y0 + f[1] * bh;
 	*w = (f[2] - f[0]) * bw;
 	*h = (f[3] - f[1]) * bh;
+}
+
+int
+refine_layout_chars(enum refine_layout lay)
+{
+	return lay == REFINE_ROW8 ? 8 : 7;
+}
+
+int
+refine_char_region(const struct refine_box *b, enum refine_layout lay, int k,
+    float *x, float *y, float *w, float *h)
+{
+	/* Character box k in mm, as tools/lpr/gen_plates.py's layout() draws it. */
+	float	pw, ph, cx, cy, cw, ch, sx, sy;
+
+	if (k < 0 || k >= refine_layout_chars(lay))
+		return -1;
+	switch (lay) {
+	case REFINE_ROW8:	/* 9 mm apart, 49 with the dot after the 2nd */
+		pw = 480, ph = 140, cw = 43, ch = 90, cy = 25;
+		cx = 15.5f + 52 * (float)k + (k >= 2 ? 40 : 0);
+		break;
+	case REFINE_DOUBLE:
+		pw = 440, ph = 220;
+		if (k < 2)
+			cx = k == 0 ? 110 : 250, cy = 15, cw = 80, ch = 60;
+		else
+			cx = 27.5f + 80 * (float)(k - 2), cy = 95, cw = 65, ch = 110;
+		break;
+	default:		/* 12 mm apart, 34 with the dot after the 2nd */
+		pw = 440, ph = 140, cw = 45, ch = 90, cy = 25;
+		cx = 15.5f + 57 * (float)k + (k >= 2 ? 22 : 0);
+		break;
+	}
+	sx = (b->x1 - b->x0) / pw;
+	sy = (b->y1 - b->y0) / ph;
+	*x = b->x0 + (cx - REFINE_CHAR_MX) * sx;
+	*y = b->y0 + (cy - REFINE_CHAR_MY) * sy;
+	*w = (cw + 2 * REFINE_CHAR_MX) * sx;
+	*h = (ch + 2 * REFINE_CHAR_MY) * sy;
+	return 0;
 }
 
 int

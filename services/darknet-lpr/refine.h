@@ -3,9 +3,10 @@
  * (docs/lpr-models.md, "Box refiner" and "Province reader"): which region of the frame
  * the box refiner looks at for a detector box and how its four outputs move the box's
  * edges, with the sanity rules that keep a confused answer from making a box worse;
- * and where, in a refined box, the province character sits. tools/lpr's
- * frames_to_refine.py and frames_to_province.py build the training data with the same
- * numbers. Pure: no darknet, no frame.
+ * and where, in a refined box, the province character and the other characters sit
+ * (the province reader and the character reader). tools/lpr's frames_to_refine.py
+ * and frames_to_province.py build the training data with the same numbers. Pure: no
+ * darknet, no frame.
  */
 #ifndef LPR_REFINE_H
 #define LPR_REFINE_H
@@ -37,5 +38,26 @@ int	refine_apply(struct refine_box *b, const float out[4]);
  */
 void	refine_province_region(const struct refine_box *b, int double_row, float *x,
 	    float *y, float *w, float *h);
+
+/* GA 36-2018's character layouts. */
+enum refine_layout {
+	REFINE_ROW7,		/* 440x140, seven 45x90 mm boxes (blue, yellow...) */
+	REFINE_ROW8,		/* 480x140, eight 43x90 mm boxes (new energy) */
+	REFINE_DOUBLE		/* 440x220, two 80x60 above five 65x110 */
+};
+
+#define REFINE_CHAR_MX	13.0f	/* mm of margin left and right of a character box */
+#define REFINE_CHAR_MY	12.0f	/* ... and above and below */
+
+/* The number of characters of layout lay: 7 or 8. */
+int	refine_layout_chars(enum refine_layout lay);
+
+/*
+ * The region (x, y, w, h) the character reader reads for character k (0-based) of
+ * layout lay in plate box b: GA 36's k-th character box widened by REFINE_CHAR_MX and
+ * REFINE_CHAR_MY. Returns 0, or -1 when the layout has no character k.
+ */
+int	refine_char_region(const struct refine_box *b, enum refine_layout lay, int k,
+	    float *x, float *y, float *w, float *h);
 
 #endif

@@ -1,10 +1,13 @@
 /*
  * bench_lpr: per-frame latency of darknet-lpr's pipeline on one core, as the daemon
  * runs it in one worker: JPEG decode (libjpeg-turbo), detector (letterboxed, YOLO
- * output decoded directly), then the box refiner, the reader and the constrained
- * decoding for each plate box. Prints median and p99 of the whole and of each stage. Not a test.
+ * output decoded directly), then the box refiner, the reader, the province and
+ * character readers and the constrained decoding for each plate box. Prints median
+ * and p99 of the whole and of each stage. Not a test. -G 0 leaves the character
+ * reader out (chars.mix = 0), to see what it costs.
  *
- *	bench_lpr [-m models_dir] [-n frames] [-p max_plates] [frame.jpg ...]
+ *	bench_lpr [-m models_dir] [-n frames] [-p max_plates] [-G chars_mix]
+ *	    [frame.jpg ...]
  *
  * Without files it uses a synthetic 1920x1080 lane view (a grey gradient with a blue
  * plate-sized box), encoded at quality 85. With random weights (no .weights files)
@@ -80,9 +83,11 @@ main(int argc, char *argv[])
 	struct lpr *l;
 	char err[256];
 	double *tot, *dec, *det, *rd;
+	struct lpr_files files = lpr_files_default;
+	double gmix = -1;
 	int c, i, n = 200, nin, plates = 0, maxp = 4;
 
-	while ((c = getopt(argc, argv, "m:n:p:")) != -1)
+	while ((c = getopt(argc, argv, "m:n:p:G:")) != -1)
 		switch (c) {
 		case 'm':
 			dir = optarg;
@@ -93,25 +98,33 @@ main(int argc, char *argv[])
 		case 'p':
 			maxp = atoi(optarg);
 			break;
+		case 'G':
+			gmix = atof(optarg);
+			break;
 		default:
 			fprintf(stderr, "usage: bench_lpr [-m models] [-n frames] "
-			    "[-p max_plates] [frame.jpg ...]\n");
+			    "[-p max_plates] [-G chars_mix] [frame.jpg ...]\n");
 			return 2;
 		}
-	if (lpr_models_load(&m, dir, &lpr_files_default, err, sizeof(err)) == -1) {
+	if (gmix == 0)
+		files.chars_cfg = NULL;
+	if (lpr_models_load(&m, dir, &files, err, sizeof(err)) == -1) {
 		fprintf(stderr, "bench_lpr: %s\n", err);
 		return 1;
 	}
 	printf("model detector=%s reader=%s\n", m.det_version, m.rd_version);
 	m.max_plates = maxp;
+	if (gmix > 0)
+		m.chars_mix = (float)gmix;
 	m.limits.max_bytes = 16u << 20;
 	m.limits.max_w = m.limits.max_h = 8192;
 	m.limits.max_pixels = 40000000;
-	printf("weights: detector %s, reader %s, refiner %s\n",
+	printf("weights: detector %s, reader %s, refiner %s, character reader %s\n",
 	    access(m.det_weights, R_OK) == 0 ? "trained" : "random",
 	    access(m.rd_weights, R_OK) == 0 ? "trained" : "random",
 	    m.ref_cfg[0] == '\0' ? "none" : access(m.ref_weights, R_OK) == 0 ?
-	    "trained" : "random");
+	    "trained" : "random", m.chars_cfg[0] == '\0' ? "none" :
+	    access(m.chars_weights, R_OK) == 0 ? "trained" : "random");
 	if ((l = lpr_new(&m, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "bench_lpr: %s\n", err);
 		return 1;

@@ -8,7 +8,7 @@
  * (median and p99 of the whole and of each stage).
  *
  *	lpr_eval [-m models] [-K classes] [-x pad_x] [-y pad_y] [-V views] [-R passes]
- *	    [-P province_mix] [-n max] [-c min_conf] [-C] [-j out.json]
+ *	    [-P province_mix] [-G chars_mix] [-O overrule] [-n max] [-c min_conf] [-C] [-j out.json]
  *	    [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] INPUT
  *
  * INPUT is a folder with a labels.csv (tools/lpr/gen_frames.py writes one: file,
@@ -20,9 +20,11 @@
  * the detector's class list as darknet-lpr's detector.classes does ("crop" judges
  * a class's colour from the pixels), to compare the two ways of colouring a plate;
  * -x and -y the crop widening (darknet-lpr's reader.pad_x and reader.pad_y), -V the
- * reader's views, -R the box refiner's passes and -P the province reader's share
- * (reader.views, refiner.passes, province.mix; -R 0 and -P 0 run without those
- * networks, for a models folder that lacks them).
+ * reader's views, -R the box refiner's passes, -P the province reader's share and
+ * -G the character reader's (reader.views, refiner.passes, province.mix,
+ * chars.mix; -R 0, -P 0 and -G 0 run without those networks, for a models folder
+ * that lacks them) and -O read.colour_overrule (0: the detector's colour always
+ * constrains the read).
  *
  * A frame counts as read right when the daemon would have published its labelled
  * plate: a legal read at or above the publishing confidence (-c, the daemon's
@@ -408,9 +410,10 @@ score(const struct item *it, const struct lpr_result *r, double min_conf,
 		    ((double)best->y - it->y) / it->h,
 		    ((double)(best->y + best->h) - (it->y + it->h)) / it->h);
 	if (verbose && !exact)
-		fprintf(stderr, "miss %s: want %s, read %s (%s)%s\n", it->path, it->plate,
-		    best != NULL && best->read_ok ? best->read.plate : "-",
+		fprintf(stderr, "miss %s: want %s, read %s (%s) %s%s\n", it->path,
+		    it->plate, best != NULL && best->read_ok ? best->read.plate : "-",
 		    best != NULL ? best->argmax : "no box",
+		    best != NULL ? gk_plate_colour_name(best->colour) : "-",
 		    it->has_box && !det_hit ? " not detected" : "");
 	count(&t->all, exact, wrong, ok, nw, it->has_box, det_hit, colour);
 	count(group(t->kinds, &t->nkinds, it->kind[0] ? it->kind : "-"), exact,
@@ -461,9 +464,9 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: lpr_eval [-m models] [-K classes] [-x pad_x] "
-	    "[-y pad_y] [-V views] [-R passes] [-P mix] [-n max] [-c min_conf] [-C] "
-	    "[-j out.json] [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] "
-	    "INPUT\n");
+	    "[-y pad_y] [-V views] [-R passes] [-P mix] [-G mix] [-O overrule] [-n max] "
+	    "[-c min_conf] [-C] [-j out.json] [-a min_accuracy] [-r min_recall] "
+	    "[-w max_wrong] [-v] INPUT\n");
 	exit(2);
 }
 
@@ -481,12 +484,13 @@ main(int argc, char *argv[])
 	unsigned char	*buf;
 	double		*tot, *dec, *det, *rd, min_conf = 0.3, min_acc = -1, min_rec = -1;
 	double		 max_wrong = -1, pad_x = -1, pad_y = -1, mix = -1;
+	double		 gmix = -1, overrule = -1;
 	int		 views = 0, passes = -1;
 	size_t		 len;
 	int		 ch, i, n = 0, cap = 0, max = 0, crops = 0, unreadable = 0, rc = 0;
 	FILE		*fp;
 
-	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:x:y:V:R:P:v")) != -1)
+	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:x:y:V:R:P:G:O:v")) != -1)
 		switch (ch) {
 		case 'm': dir = optarg; break;
 		case 'K': classes = optarg; break;
@@ -495,6 +499,8 @@ main(int argc, char *argv[])
 		case 'V': views = atoi(optarg); break;
 		case 'R': passes = atoi(optarg); break;
 		case 'P': mix = atof(optarg); break;
+		case 'G': gmix = atof(optarg); break;
+		case 'O': overrule = atof(optarg); break;
 		case 'n': max = atoi(optarg); break;
 		case 'c': min_conf = atof(optarg); break;
 		case 'C': crops = 1; break;
@@ -535,6 +541,8 @@ main(int argc, char *argv[])
 		files.ref_cfg = NULL;
 	if (mix == 0)
 		files.prov_cfg = NULL;
+	if (gmix == 0)
+		files.chars_cfg = NULL;
 	if (lpr_models_load(&m, dir, &files, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lpr_eval: %s\n", err);
 		return 2;
@@ -552,6 +560,10 @@ main(int argc, char *argv[])
 		m.refine_passes = passes;
 	if (mix > 0)
 		m.prov_mix = (float)mix;
+	if (gmix > 0)
+		m.chars_mix = (float)gmix;
+	if (overrule >= 0)
+		m.colour_overrule = (float)overrule;
 	if (access(m.det_weights, R_OK) != 0 || access(m.rd_weights, R_OK) != 0)
 		fprintf(stderr, "lpr_eval: warning: %s lacks weights: random networks\n",
 		    dir);

@@ -88,7 +88,8 @@ def main():
     schema = gatetest.validator(SRC, "plate-read.v1")
     trained = all(os.path.exists(os.path.join(SRC, "models", f)) for f in
                   ("plate-detector.weights", "plate-reader.weights",
-                   "plate-refiner.weights"))
+                   "plate-refiner.weights", "plate-province.weights",
+                   "plate-chars.weights"))
     procs = []
     try:
         # Frames: a 1280x720 lane view with a blue plate box and white "characters".

@@ -246,6 +246,46 @@ test_decode(void)
 		make_probs(probs, w, hi, NULL, NULL);
 		T_CHECK(pd_decode(&A, probs, 6, GK_PLATE_COLOUR_UNKNOWN, 0, &r) == -1);
 	}
+	/*
+	 * The detector's colour overruled: a police plate (警, white) the detector
+	 * calls green. Under green only an 8-character new-energy read is legal, at
+	 * far lower probability (the blank of slot 8 must become a character), so
+	 * the 警 read wins, white; with factor 0, or a factor above the ratio, the
+	 * colour holds. A read the colour allows is never overruled.
+	 */
+	{
+		const char *w[] = { "赣", "Z", "1", "1", "8", "U", "警", "_" };
+		int over;
+
+		make_probs(probs, w, hi, NULL, NULL);
+		T_REQUIRE(pd_decode(&A, probs, SLOTS, GK_PLATE_COLOUR_GREEN, 0, &r) == 0);
+		T_CHECK(r.nchars == 8);
+		T_REQUIRE(pd_decode_guess(&A, probs, SLOTS, GK_PLATE_COLOUR_GREEN, 0, 10,
+		    &r, &over) == 0);
+		T_STREQ(r.plate, "赣Z118U警");
+		T_CHECK(over == 1 && r.colour == GK_PLATE_COLOUR_WHITE);
+		T_REQUIRE(pd_decode_guess(&A, probs, SLOTS, GK_PLATE_COLOUR_GREEN, 0, 0,
+		    &r, &over) == 0);
+		T_CHECK(over == 0 && r.nchars == 8 && r.colour == GK_PLATE_COLOUR_GREEN);
+		T_REQUIRE(pd_decode_guess(&A, probs, SLOTS, GK_PLATE_COLOUR_GREEN, 0, 1e12,
+		    &r, &over) == 0);
+		T_CHECK(over == 0 && r.nchars == 8);
+		T_REQUIRE(pd_decode_guess(&A, probs, SLOTS, GK_PLATE_COLOUR_WHITE, 0, 10,
+		    &r, &over) == 0);
+		T_CHECK(over == 0 && r.colour == GK_PLATE_COLOUR_WHITE);
+		T_STREQ(r.plate, "赣Z118U警");
+	}
+	/* Overruled to an ordinary plate, which is blue or yellow: colour unknown. */
+	{
+		const char *w[] = { "沪", "A", "1", "2", "3", "4", "5", "_" };
+		int over;
+
+		make_probs(probs, w, hi, NULL, NULL);
+		T_REQUIRE(pd_decode_guess(&A, probs, SLOTS, GK_PLATE_COLOUR_GREEN, 0, 10,
+		    &r, &over) == 0);
+		T_STREQ(r.plate, "沪A12345");
+		T_CHECK(over == 1 && r.colour == GK_PLATE_COLOUR_UNKNOWN);
+	}
 }
 
 static void
@@ -528,6 +568,55 @@ test_refine(void)
 	refine_province_region(&b, 1, &x, &y, &w, &h);
 	T_CHECK(x <= 110 && x + w >= 190 && y <= 15 && y + h >= 75);
 	T_CHECK(x + w < 250 && y + h < 95);	/* not the letter, not the bottom row */
+
+	/*
+	 * The character reader's regions, centred on GA 36's character boxes (mm, box =
+	 * plate): one row of seven 45 mm boxes from 15.5 mm, 12 mm apart and 34 mm
+	 * after the 2nd; eight 43 mm boxes on 480 mm, 9 and 49 mm apart; double-row
+	 * 80x60 boxes at 110 and 250 mm above five 65x110 from 27.5 mm, 80 mm apart.
+	 */
+	{
+		static const float c7[7] = { 38, 95, 174, 231, 288, 345, 402 };
+		static const float c8[8] = { 37, 89, 181, 233, 285, 337, 389, 441 };
+		static const float cd[7] = { 150, 290, 60, 140, 220, 300, 380 };
+		int k;
+
+		b.y1 = 140;
+		for (k = 0; k < 7; k++) {
+			T_CHECK(refine_char_region(&b, REFINE_ROW7, k, &x, &y, &w,
+			    &h) == 0);
+			T_CHECK(fabsf(x + w / 2 - c7[k]) < 0.01f);
+			T_CHECK(fabsf(y + h / 2 - 70) < 0.01f && w > 45 && w < 45 + 2 * 14);
+			T_CHECK(y < 25 && y + h > 115);
+		}
+		T_CHECK(refine_char_region(&b, REFINE_ROW7, 7, &x, &y, &w, &h) == -1);
+		T_CHECK(refine_char_region(&b, REFINE_ROW7, -1, &x, &y, &w, &h) == -1);
+		b.x1 = 480;
+		for (k = 0; k < 8; k++) {
+			T_CHECK(refine_char_region(&b, REFINE_ROW8, k, &x, &y, &w,
+			    &h) == 0);
+			T_CHECK(fabsf(x + w / 2 - c8[k]) < 0.01f && w > 43);
+		}
+		T_CHECK(refine_char_region(&b, REFINE_ROW8, 8, &x, &y, &w, &h) == -1);
+		b.x1 = 440;
+		b.y1 = 220;
+		for (k = 0; k < 7; k++) {
+			T_CHECK(refine_char_region(&b, REFINE_DOUBLE, k, &x, &y, &w,
+			    &h) == 0);
+			T_CHECK(fabsf(x + w / 2 - cd[k]) < 0.01f);
+			T_CHECK(fabsf(y + h / 2 - (k < 2 ? 45 : 150)) < 0.01f);
+		}
+		/* scaled with the box: the 3rd character of a 220x70 px plate at 50,10 */
+		b.x0 = 50;
+		b.y0 = 10;
+		b.x1 = 270;
+		b.y1 = 80;
+		T_CHECK(refine_char_region(&b, REFINE_ROW7, 2, &x, &y, &w, &h) == 0);
+		T_CHECK(fabsf(x + w / 2 - (50 + 174 / 2.0f)) < 0.01f);
+		T_CHECK(fabsf(y + h / 2 - 45) < 0.01f);
+		T_CHECK(refine_layout_chars(REFINE_ROW8) == 8 &&
+		    refine_layout_chars(REFINE_DOUBLE) == 7);
+	}
 }
 
 int

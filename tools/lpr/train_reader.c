@@ -10,8 +10,9 @@
  * the best score are kept; the score is the mean of the validation packs' exact
  * accuracies, so neither synthetic nor real may be sacrificed for the other.
  *
- * With -k 1 it trains the province reader (models/plate-province.cfg) on packs from
- * tools/lpr/frames_to_province.py: one slot, the record's first label.
+ * With -k 1 it trains the province reader (models/plate-province.cfg) or the
+ * character reader (models/plate-chars.cfg) on packs from
+ * tools/lpr/frames_to_province.py (--chars): one slot, the record's first label.
  *
  * The same loop trains the box refiner (models/plate-refiner.cfg) from "LPRB" packs
  * (tools/lpr/frames_to_refine.py): the truth is the four edge offsets and the score
