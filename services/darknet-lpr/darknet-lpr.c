@@ -154,7 +154,7 @@ static const struct gk_cfg_key lpr_keys[] = {
 	{ "detector.classes", GK_CFG_STR, O(classes),
 	    "blue,yellow,yellow+double,green,yellow_green,white,black", 1, 500, 0,
 	    "colour (or 'crop') of each detector class, +double for two rows" },
-	{ "detector.threshold", GK_CFG_DOUBLE, O(det_thresh), "0.3", 0, 1, 0,
+	{ "detector.threshold", GK_CFG_DOUBLE, O(det_thresh), "0.15", 0, 1, 0,
 	    "objectness x class probability a box needs" },
 	{ "detector.nms", GK_CFG_DOUBLE, O(det_nms), "0.45", 0, 1, 0,
 	    "IoU above which the weaker of two boxes goes" },

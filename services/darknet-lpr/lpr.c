@@ -458,7 +458,7 @@ lpr_models_load(struct lpr_models *m, const char *dir,
 	if (read_versions(m, path, err, errlen) == -1 ||
 	    lpr_classes_parse(m, fl->classes, err, errlen) == -1)
 		return -1;
-	m->det_thresh = 0.3f;
+	m->det_thresh = 0.15f;
 	m->det_nms = 0.45f;
 	m->max_plates = 4;
 	m->pad_x = 0.04f;

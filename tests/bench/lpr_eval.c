@@ -8,7 +8,7 @@
  * (median and p99 of the whole and of each stage).
  *
  *	lpr_eval [-m models] [-K classes] [-x pad_x] [-y pad_y] [-V views] [-R passes]
- *	    [-P province_mix] [-G chars_mix] [-O overrule] [-n max] [-c min_conf] [-C] [-j out.json]
+ *	    [-P province_mix] [-G chars_mix] [-O overrule] [-T det_threshold] [-n max] [-c min_conf] [-C] [-j out.json]
  *	    [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] INPUT
  *
  * INPUT is a folder with a labels.csv (tools/lpr/gen_frames.py writes one: file,
@@ -23,8 +23,8 @@
  * reader's views, -R the box refiner's passes, -P the province reader's share and
  * -G the character reader's (reader.views, refiner.passes, province.mix,
  * chars.mix; -R 0, -P 0 and -G 0 run without those networks, for a models folder
- * that lacks them) and -O read.colour_overrule (0: the detector's colour always
- * constrains the read).
+ * that lacks them), -O read.colour_overrule (0: the detector's colour always
+ * constrains the read) and -T detector.threshold.
  *
  * A frame counts as read right when the daemon would have published its labelled
  * plate: a legal read at or above the publishing confidence (-c, the daemon's
@@ -464,7 +464,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: lpr_eval [-m models] [-K classes] [-x pad_x] "
-	    "[-y pad_y] [-V views] [-R passes] [-P mix] [-G mix] [-O overrule] [-n max] "
+	    "[-y pad_y] [-V views] [-R passes] [-P mix] [-G mix] [-O overrule] "
+	    "[-T det_threshold] [-n max] "
 	    "[-c min_conf] [-C] [-j out.json] [-a min_accuracy] [-r min_recall] "
 	    "[-w max_wrong] [-v] INPUT\n");
 	exit(2);
@@ -484,13 +485,13 @@ main(int argc, char *argv[])
 	unsigned char	*buf;
 	double		*tot, *dec, *det, *rd, min_conf = 0.3, min_acc = -1, min_rec = -1;
 	double		 max_wrong = -1, pad_x = -1, pad_y = -1, mix = -1;
-	double		 gmix = -1, overrule = -1;
+	double		 gmix = -1, overrule = -1, det_thresh = -1;
 	int		 views = 0, passes = -1;
 	size_t		 len;
 	int		 ch, i, n = 0, cap = 0, max = 0, crops = 0, unreadable = 0, rc = 0;
 	FILE		*fp;
 
-	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:x:y:V:R:P:G:O:v")) != -1)
+	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:x:y:V:R:P:G:O:T:v")) != -1)
 		switch (ch) {
 		case 'm': dir = optarg; break;
 		case 'K': classes = optarg; break;
@@ -501,6 +502,7 @@ main(int argc, char *argv[])
 		case 'P': mix = atof(optarg); break;
 		case 'G': gmix = atof(optarg); break;
 		case 'O': overrule = atof(optarg); break;
+		case 'T': det_thresh = atof(optarg); break;
 		case 'n': max = atoi(optarg); break;
 		case 'c': min_conf = atof(optarg); break;
 		case 'C': crops = 1; break;
@@ -564,6 +566,8 @@ main(int argc, char *argv[])
 		m.chars_mix = (float)gmix;
 	if (overrule >= 0)
 		m.colour_overrule = (float)overrule;
+	if (det_thresh > 0)
+		m.det_thresh = (float)det_thresh;
 	if (access(m.det_weights, R_OK) != 0 || access(m.rd_weights, R_OK) != 0)
 		fprintf(stderr, "lpr_eval: warning: %s lacks weights: random networks\n",
 		    dir);

@@ -8,10 +8,11 @@
 # lpr_eval (tests/bench/lpr_eval.c, which ops/bench.sh also runs on 2,000). The floors
 # sit a few points under what the models in models/versions.txt measured on these
 # frames (detector 0.3.0 + reader 0.4.0: box refiner, province and character readers,
-# the detector's colour overruled by a much likelier read: 79.3 % whole plate, recall
-# 92.7 %, a wrong plate out in 5.7 % of frames; models/MODEL_CARD.md). They are far
-# below issue 5's 95 %: the test keeps the models from getting worse; raise the floors
-# with the weights. Reader 0.3.0 (66.3 %, 7.0 % wrong) fails them.
+# the detector's colour overruled by a much likelier read, detector.threshold 0.15:
+# 84.7 % whole plate, recall 99.7 %, a wrong plate out in 7.0 % of frames;
+# models/MODEL_CARD.md). They are far below issue 5's 95 %: the test keeps the models
+# from getting worse; raise the floors with the weights. At the old threshold of 0.3
+# (79.3 %, recall 92.7 %) they fail, as reader 0.3.0 (66.3 %) does.
 if(TARGET lpr_core)
 	add_executable(test_lpr ${CMAKE_CURRENT_LIST_DIR}/test_lpr.c)
 	target_link_libraries(test_lpr PRIVATE lpr_core gk_testutil)
@@ -45,8 +46,8 @@ if(TARGET darknet-lpr)
 	add_executable(lpr_eval ${PROJECT_SOURCE_DIR}/tests/bench/lpr_eval.c)
 	target_link_libraries(lpr_eval PRIVATE lpr_net gatekit_core m)
 	set_target_properties(lpr_eval PROPERTIES BUILD_RPATH /usr/lib/darknet)
-	set(LPR_MIN_ACCURACY 0.74)	# whole plate right and published, of all frames
-	set(LPR_MIN_RECALL 0.88)	# detector, IoU >= 0.5
+	set(LPR_MIN_ACCURACY 0.80)	# whole plate right and published, of all frames
+	set(LPR_MIN_RECALL 0.95)	# detector, IoU >= 0.5
 	set(LPR_MAX_WRONG 0.09)		# frames where a wrong plate would go out
 	add_test(NAME lpr.accuracy COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/lpr_accuracy.sh
 		$<TARGET_FILE:lpr_eval> ${PROJECT_SOURCE_DIR} ${LPR_MIN_ACCURACY}
