@@ -20,6 +20,11 @@ Format (little-endian): "LPRP", u32 count, u32 width, u32 height, then per crop
 8 label bytes, a kind byte (index into KINDS, 255 unknown) and width*height grey bytes.
 
     /usr/bin/python3 tools/lpr/pack.py --in DIR --out build/lpr-data/x.pack
+
+--cat joins packs of one crop size (as frames_to_province.py writes them) into one, for
+train_reader's one synthetic pack:
+
+    /usr/bin/python3 tools/lpr/pack.py --cat a.pack --cat b.pack --out ab.pack
 """
 
 import argparse
@@ -143,9 +148,38 @@ def grey128(im, rng=None, double_row=False):
     return g.clip(0, 255).astype(np.uint8)
 
 
+def cat_packs(paths, out):
+    """Joins reader packs ("LPRP") of one crop size into out; returns the count."""
+    heads, total = [], 0
+    for p in paths:
+        with open(p, "rb") as f:
+            magic, n, w, h = f.read(4), *struct.unpack("<III", f.read(12))
+        if magic != b"LPRP":
+            sys.exit("pack: %s: not a reader pack" % p)
+        if heads and (w, h) != heads[0][1:]:
+            sys.exit("pack: %s: %dx%d crops, %s has %dx%d" % (p, w, h, paths[0],
+                                                              *heads[0][1:]))
+        if os.path.getsize(p) != 16 + n * (SLOTS + 1 + w * h):
+            sys.exit("pack: %s: size does not match its %d records" % (p, n))
+        heads.append((n, w, h))
+        total += n
+    with open(out, "wb") as f:
+        f.write(b"LPRP" + struct.pack("<III", total, *heads[0][1:]))
+        for p in paths:
+            with open(p, "rb") as g:
+                g.seek(16)
+                while True:
+                    buf = g.read(1 << 24)
+                    if not buf:
+                        break
+                    f.write(buf)
+    return total
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--in", dest="inp", required=True, action="append")
+    ap.add_argument("--in", dest="inp", action="append")
+    ap.add_argument("--cat", action="append", help="a pack to join (see above)")
     ap.add_argument("--out", help="the pack to write")
     ap.add_argument("--symbols", default=os.path.join(os.path.dirname(__file__),
                                                       "../../models/symbols.txt"))
@@ -162,6 +196,15 @@ def main():
 
     if not args.out and not args.csv:
         ap.error("--out or --csv is required")
+    if args.cat:
+        if args.inp or not args.out:
+            ap.error("--cat takes only --out")
+        n = cat_packs(args.cat, args.out)
+        print("pack: %d crops from %d packs -> %s" % (n, len(args.cat), args.out),
+              file=sys.stderr)
+        return
+    if not args.inp:
+        ap.error("--in is required")
     sym, blank = load_symbols(args.symbols)
     items = []
     for d in args.inp:
