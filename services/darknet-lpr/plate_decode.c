@@ -320,18 +320,18 @@ pd_decode_guess(const struct pd_alphabet *a, const float *probs, int npos,
     enum gk_plate_colour colour, unsigned flags, double factor,
     struct pd_read *out, int *overruled)
 {
-	struct pd_read	 free;
+	struct pd_read	 any;
 	int		 ok;
 
 	*overruled = 0;
 	ok = pd_decode(a, probs, npos, colour, flags, out) == 0;
 	if (colour == GK_PLATE_COLOUR_UNKNOWN || !(factor > 0) ||
-	    pd_decode(a, probs, npos, GK_PLATE_COLOUR_UNKNOWN, flags, &free) == -1)
+	    pd_decode(a, probs, npos, GK_PLATE_COLOUR_UNKNOWN, flags, &any) == -1)
 		return ok ? 0 : -1;
-	/* the free read equals the constrained one unless the colour ruled it out */
-	if (ok && !(free.confidence > factor * out->confidence))
+	/* the read of any colour is the constrained one unless the colour ruled it out */
+	if (ok && !(any.confidence > factor * out->confidence))
 		return 0;
-	*out = free;
+	*out = any;
 	*overruled = 1;
 	return 0;
 }

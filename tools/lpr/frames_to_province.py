@@ -27,8 +27,8 @@ refine_char_region() holds the same numbers.  Tooling only.
 
     /usr/bin/python3 tools/lpr/frames_to_province.py --in build/lpr-data/frames-train \\
         --boxes build/lpr-data/frames-train-refboxes.txt --out build/lpr-data/prov-train.pack
-    /usr/bin/python3 tools/lpr/frames_to_province.py --chars --jitters 2 \
-        --in build/lpr-data/frames-train --boxes build/lpr-data/frames-train-refboxes.txt \
+    /usr/bin/python3 tools/lpr/frames_to_province.py --chars --jitters 2 \\
+        --in build/lpr-data/frames-train --boxes build/lpr-data/frames-train-refboxes.txt \\
         --out build/lpr-data/chars-train.pack
 """
 
