@@ -10,8 +10,8 @@
  * the others with the character reader's.
  *
  * darknet is not thread-safe across one network (its forward pass writes the
- * network's own buffers), so each worker owns a struct lpr with its own two
- * networks; everything in struct lpr_models is read-only once loaded and shared.
+ * network's own buffers), so each worker owns a struct lpr with its own copy of
+ * every network (up to five); everything in struct lpr_models is read-only once loaded and shared.
  */
 #ifndef LPR_LPR_H
 #define LPR_LPR_H

@@ -1,12 +1,12 @@
 /*
- * The geometry of the two networks that look again at a plate in the full frame
- * (docs/lpr-models.md, "Box refiner" and "Province reader"): which region of the frame
- * the box refiner looks at for a detector box and how its four outputs move the box's
- * edges, with the sanity rules that keep a confused answer from making a box worse;
- * and where, in a refined box, the province character and the other characters sit
- * (the province reader and the character reader). tools/lpr's frames_to_refine.py
- * and frames_to_province.py build the training data with the same numbers. Pure: no
- * darknet, no frame.
+ * The geometry of the networks that look again at a plate in the full frame
+ * (docs/lpr-models.md, "Box refiner", "Province reader", "Character reader"): which
+ * region of the frame the box refiner looks at for a detector box and how its four
+ * outputs move the box's edges, with the sanity rules that keep a confused answer
+ * from making a box worse; and where, in a refined box, the province character and
+ * the other characters sit (the province reader and the character reader).
+ * tools/lpr's frames_to_refine.py and frames_to_province.py build the training data
+ * with the same numbers. Pure: no darknet, no frame.
  */
 #ifndef LPR_REFINE_H
 #define LPR_REFINE_H

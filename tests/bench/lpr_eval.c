@@ -8,7 +8,8 @@
  * (median and p99 of the whole and of each stage).
  *
  *	lpr_eval [-m models] [-K classes] [-x pad_x] [-y pad_y] [-V views] [-R passes]
- *	    [-P province_mix] [-G chars_mix] [-O overrule] [-T det_threshold] [-n max] [-c min_conf] [-C] [-j out.json]
+ *	    [-P province_mix] [-G chars_mix] [-O overrule] [-T det_threshold]
+ *	    [-n max] [-c min_conf] [-C] [-j out.json]
  *	    [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] INPUT
  *
  * INPUT is a folder with a labels.csv (tools/lpr/gen_frames.py writes one: file,
