@@ -10,10 +10,12 @@
  *	lpr_eval [-m models] [-K classes] [-x pad_x] [-y pad_y] [-V views] [-R passes]
  *	    [-P province_mix] [-G chars_mix] [-O overrule] [-T det_threshold]
  *	    [-n max] [-c min_conf] [-C] [-j out.json]
- *	    [-a min_accuracy] [-r min_recall] [-w max_wrong] [-v] INPUT
+ *	    [-a min_accuracy] [-A min_legible_accuracy] [-r min_recall]
+ *	    [-w max_wrong] [-v] INPUT
  *
  * INPUT is a folder with a labels.csv (tools/lpr/gen_frames.py writes one: file,
- * plate, kind, class, x, y, w, h, conditions; only file and plate are required), a
+ * plate, kind, class, x, y, w, h, conditions, ..., legible; only file and plate
+ * are required), a
  * folder of photos named <anything>_<PLATE>.jpg, or a CSV file of that form whose
  * file names are relative to the CSV's folder. -C says the images are plate crops,
  * not frames: the detector is skipped and the whole image is read (lpr_run_crop()),
@@ -30,10 +32,14 @@
  * A frame counts as read right when the daemon would have published its labelled
  * plate: a legal read at or above the publishing confidence (-c, the daemon's
  * read.min_confidence, 0.3); a frame where it would have published another plate
- * counts as wrong (at a gate, worse than no read). -a, -r and -w turn the figures
- * into a check: the exit status is 1 when whole-plate accuracy or detection recall
- * is below -a or -r, or the share of wrong frames above -w (the accuracy
- * regression test uses this). A sweep over publishing confidences shows how many
+ * counts as wrong (at a gate, worse than no read). Where the labels say whether a
+ * frame is inside the generator's reading envelope (legible: 1 or 0; a frame past
+ * it cannot be read by anyone, see gen_frames.LEGIBLE), the figures are also given
+ * for the legible frames and for those beyond; on the latter only the wrong plates
+ * tell anything. -a, -A, -r and -w turn the figures into a check: the exit status
+ * is 1 when whole-plate accuracy, accuracy on the legible frames or detection
+ * recall is below -a, -A or -r, or the share of wrong frames above -w (the
+ * accuracy regression test uses this). A sweep over publishing confidences shows how many
  * frames would put out the right plate and how many a wrong one at each, for
  * choosing read.min_confidence. Characters are compared position by position
  * on the read whose box overlaps the labelled box most (else the most confident).
@@ -58,6 +64,7 @@ struct item {
 	char	 kind[NAME_MAX_];
 	char	 cond[160];
 	int	 cls;			/* detector class, -1 unknown */
+	int	 legible;		/* 1, 0 (beyond the envelope), -1 unknown */
 	int	 has_box;
 	float	 x, y, w, h;
 };
@@ -75,6 +82,7 @@ static const double sweep[] = { 0.01, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9 };
 struct tally {
 	int		 sweep_right[NSWEEP], sweep_wrong[NSWEEP];
 	struct group	 all;
+	struct group	 env[2];	/* beyond the envelope, legible */
 	struct group	 kinds[MAXGROUPS];
 	int		 nkinds;
 	struct group	 conds[MAXGROUPS];
@@ -200,7 +208,7 @@ read_csv(const char *csv, const char *dir, struct item **items, int *n, int *cap
 	char		 line[4096], *f[16], *hdr[16], hbuf[4096];
 	int		 nf, nh, i, lineno = 1, bad = 0;
 	int		 cf = -1, cp = -1, ck = -1, cc = -1, cx = -1, cy = -1, cw = -1;
-	int		 ch = -1, cond = -1;
+	int		 ch = -1, cond = -1, cl = -1;
 	struct item	 it;
 
 	if ((fp = fopen(csv, "r")) == NULL) {
@@ -223,6 +231,7 @@ read_csv(const char *csv, const char *dir, struct item **items, int *n, int *cap
 		else if (strcmp(hdr[i], "w") == 0) cw = i;
 		else if (strcmp(hdr[i], "h") == 0) ch = i;
 		else if (strcmp(hdr[i], "conditions") == 0) cond = i;
+		else if (strcmp(hdr[i], "legible") == 0) cl = i;
 	}
 	if (cf < 0 || cp < 0) {
 		fprintf(stderr, "lpr_eval: %s:1: needs file and plate columns\n", csv);
@@ -250,6 +259,8 @@ read_csv(const char *csv, const char *dir, struct item **items, int *n, int *cap
 		snprintf(it.kind, sizeof(it.kind), "%s", ck >= 0 ? f[ck] : "");
 		snprintf(it.cond, sizeof(it.cond), "%s", cond >= 0 ? f[cond] : "");
 		it.cls = cc >= 0 ? atoi(f[cc]) : kind_class(it.kind);
+		it.legible = cl < 0 ? -1 : strcmp(f[cl], "1") == 0 ? 1 :
+		    strcmp(f[cl], "0") == 0 ? 0 : -1;
 		if (cx >= 0 && cy >= 0 && cw >= 0 && ch >= 0) {
 			it.has_box = 1;
 			it.x = strtof(f[cx], NULL);
@@ -299,6 +310,7 @@ read_names(const char *dir, struct item **items, int *n, int *cap)
 			continue;
 		memcpy(it.plate, base, len);
 		it.cls = -1;
+		it.legible = -1;
 		add_item(items, n, cap, &it);
 	}
 	closedir(d);
@@ -417,6 +429,9 @@ score(const struct item *it, const struct lpr_result *r, double min_conf,
 		    best != NULL ? gk_plate_colour_name(best->colour) : "-",
 		    it->has_box && !det_hit ? " not detected" : "");
 	count(&t->all, exact, wrong, ok, nw, it->has_box, det_hit, colour);
+	if (it->legible >= 0)
+		count(&t->env[it->legible], exact, wrong, ok, nw, it->has_box, det_hit,
+		    colour);
 	count(group(t->kinds, &t->nkinds, it->kind[0] ? it->kind : "-"), exact,
 	    wrong, ok, nw, it->has_box, det_hit, colour);
 	snprintf(cond, sizeof(cond), "%s", it->cond[0] ? it->cond : "-");
@@ -467,7 +482,8 @@ usage(void)
 	fprintf(stderr, "usage: lpr_eval [-m models] [-K classes] [-x pad_x] "
 	    "[-y pad_y] [-V views] [-R passes] [-P mix] [-G mix] [-O overrule] "
 	    "[-T det_threshold] [-n max] "
-	    "[-c min_conf] [-C] [-j out.json] [-a min_accuracy] [-r min_recall] "
+	    "[-c min_conf] [-C] [-j out.json] [-a min_accuracy] "
+	    "[-A min_legible_accuracy] [-r min_recall] "
 	    "[-w max_wrong] [-v] INPUT\n");
 	exit(2);
 }
@@ -485,6 +501,7 @@ main(int argc, char *argv[])
 	struct lpr	*l;
 	unsigned char	*buf;
 	double		*tot, *dec, *det, *rd, min_conf = 0.3, min_acc = -1, min_rec = -1;
+	double		 min_leg = -1;
 	double		 max_wrong = -1, pad_x = -1, pad_y = -1, mix = -1;
 	double		 gmix = -1, overrule = -1, det_thresh = -1;
 	int		 views = 0, passes = -1;
@@ -492,7 +509,7 @@ main(int argc, char *argv[])
 	int		 ch, i, n = 0, cap = 0, max = 0, crops = 0, unreadable = 0, rc = 0;
 	FILE		*fp;
 
-	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:r:w:x:y:V:R:P:G:O:T:v")) != -1)
+	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:A:r:w:x:y:V:R:P:G:O:T:v")) != -1)
 		switch (ch) {
 		case 'm': dir = optarg; break;
 		case 'K': classes = optarg; break;
@@ -509,6 +526,7 @@ main(int argc, char *argv[])
 		case 'C': crops = 1; break;
 		case 'j': json = optarg; break;
 		case 'a': min_acc = atof(optarg); break;
+		case 'A': min_leg = atof(optarg); break;
 		case 'r': min_rec = atof(optarg); break;
 		case 'w': max_wrong = atof(optarg); break;
 		case 'v': verbose = 1; break;
@@ -617,6 +635,10 @@ main(int argc, char *argv[])
 	printf("%-24s %6s %10s %10s %9s %9s %9s\n", "", "frames", "plate", "chars",
 	    "detected", "wrong", "colour");
 	print_group(stdout, "all", &t.all);
+	if (t.env[1].n)
+		print_group(stdout, "legible", &t.env[1]);
+	if (t.env[0].n)
+		print_group(stdout, "beyond the envelope", &t.env[0]);
 	for (i = 0; i < t.nkinds; i++) {
 		snprintf(labels, sizeof(labels), "kind %s", t.kinds[i].name);
 		print_group(stdout, labels, &t.kinds[i]);
@@ -650,6 +672,10 @@ main(int argc, char *argv[])
 		    "\"detector\":\"%s\",\"reader\":\"%s\",\"all\":", in, n,
 		    crops ? "true" : "false", m.det_version, m.rd_version);
 		json_group(fp, &t.all);
+		fprintf(fp, ",\"legible\":");
+		json_group(fp, &t.env[1]);
+		fprintf(fp, ",\"beyond_envelope\":");
+		json_group(fp, &t.env[0]);
 		fprintf(fp, ",\"kinds\":{");
 		for (i = 0; i < t.nkinds; i++) {
 			fprintf(fp, "%s\"%s\":", i ? "," : "", t.kinds[i].name);
@@ -667,6 +693,14 @@ main(int argc, char *argv[])
 	if (min_acc >= 0 && (double)t.all.exact < min_acc * t.all.n) {
 		printf("FAIL whole-plate accuracy %.2f %% is below %.2f %%\n",
 		    ratio(t.all.exact, t.all.n), 100 * min_acc);
+		rc = 1;
+	}
+	if (min_leg >= 0 && t.env[1].n == 0) {
+		printf("FAIL -A: no frame is labelled legible\n");
+		rc = 1;
+	} else if (min_leg >= 0 && (double)t.env[1].exact < min_leg * t.env[1].n) {
+		printf("FAIL whole-plate accuracy on legible frames %.2f %% is below "
+		    "%.2f %%\n", ratio(t.env[1].exact, t.env[1].n), 100 * min_leg);
 		rc = 1;
 	}
 	if (min_rec >= 0 && t.all.det_n > 0 &&

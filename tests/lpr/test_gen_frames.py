@@ -12,6 +12,9 @@ is recorded but not drawn would make those scores lie.
   with the same frame without it (IR is monochrome, glare only brightens a blob, a
   dirty or occluded plate changes nothing outside its box and an occluder covers at
   most 10 % of the plate, ...).
+- the reading envelope: each frame's recorded char_px, motion_px, focus_px and
+  covered fit its plate and conditions, legible follows gen_frames.LEGIBLE, clean
+  frames are legible, and covered() measures character boxes where GA 36 puts them.
 - the command line: --size honoured, labels.csv parses, the same seed gives the same
   bytes, --start reproduces an index of a longer run, another --style other images.
 
@@ -108,6 +111,7 @@ def sample(glyphs):
               "%s: night IR and low light at once" % tag)
         for c in conds:
             counts[c] += 1
+        envelope(tag, row, conds, size)
         if not conds:
             clean.append(i)
         if not set(conds) & {"night_ir", "low_light", "glare", "dirt"}:
@@ -124,6 +128,59 @@ def sample(glyphs):
     print("gen_frames: 200 frames, conditions %s, clean %d" % (
         ", ".join("%s %d" % kv for kv in counts.items()), len(clean)))
     return clean
+
+
+def envelope(tag, row, conds, size):
+    """The reading envelope's columns of one frame agree with what was drawn."""
+    scale = size[0] / 960
+    cw, mp, fp, cov = row["char_px"], row["motion_px"], row["focus_px"], row["covered"]
+    narrow = 43 if row["kind"] in ("nev_small", "nev_large") else \
+        65 if row["kind"] in ("yellow2", "trailer") else 45
+    wide = 480 if row["kind"] in ("nev_small", "nev_large") else 440
+    # the plate's width in the frame is its box's width give or take rotation/tilt
+    check(0.75 * row["w"] * narrow / wide <= cw <= 1.1 * row["w"] * narrow / wide,
+          "%s: char_px %.1f for a %d px box" % (tag, cw, row["w"]))
+    if "motion_blur" in conds:
+        check(mp % 2 == 1 and max(3, int(5 * scale)) <= mp <= int(13 * scale) | 1,
+              "%s: motion_px %s" % (tag, mp))
+    else:
+        check(mp == 0, "%s: motion_px %s without motion blur" % (tag, mp))
+    if "focus_blur" in conds:
+        check(1.2 * scale - 0.01 <= fp <= 2.8 * scale + 0.01, "%s: focus_px %s" % (tag, fp))
+    else:
+        check(fp == 0, "%s: focus_px %s without focus blur" % (tag, fp))
+    check(0 <= cov <= 1 and (cov == 0 or "occlusion" in conds),
+          "%s: covered %s" % (tag, cov))
+    want = int(mp <= gf.LEGIBLE["motion"] * cw and fp <= gf.LEGIBLE["focus"] * cw and
+               cov <= gf.LEGIBLE["covered"])
+    check(row["legible"] == want, "%s: legible %s, want %s" % (tag, row["legible"], want))
+    if not conds:
+        check(row["legible"] == 1, "%s: a clean frame beyond the envelope" % tag)
+
+
+def coverage():
+    """covered() on masks drawn over known GA 36 boxes (gen_plates.layout)."""
+    from PIL import ImageDraw
+    for kind, text in (("blue", "沪A12345"), ("nev_small", "沪AD12345"),
+                       ("yellow2", "沪A12345")):
+        pw, ph, boxes, _ = gp.layout(kind, text)
+        ppm = 2                            # the mask at 2 px per mm
+        x, y, w, h = [v * ppm for v in boxes[3]]
+        for share, want in ((0, 0.0), (0.5, 0.5), (1, 1.0)):
+            mask = Image.new("L", (pw * ppm, ph * ppm), 0)
+            if share:
+                ImageDraw.Draw(mask).rectangle([x, y, x + w * share - 1, y + h - 1],
+                                               fill=255)
+            got = gf.covered(mask, kind, text)
+            check(abs(got - want) < 0.03, "covered(%s, 4th box %.0f %% masked) = %.3f" %
+                  (kind, 100 * share, got))
+        # the gap between two boxes covers no character
+        gap = Image.new("L", (pw * ppm, ph * ppm), 0)
+        gx = (boxes[3][0] + boxes[3][2]) * ppm
+        ImageDraw.Draw(gap).rectangle([gx + 1, y, boxes[4][0] * ppm - 2, y + h - 1],
+                                      fill=255)
+        check(gf.covered(gap, kind, text) == 0, "%s: a mask between boxes covers %.3f" %
+              (kind, gf.covered(gap, kind, text)))
 
 
 def grads(a):
@@ -192,6 +249,8 @@ def forced(glyphs, indices):
                 if c == "occlusion":
                     check(n <= 0.11 * area, "%s: covers %.1f %% of the plate" %
                           (tag, 100 * n / area))
+                    # what it hides of the characters is recorded
+                    check(0 < row["covered"] <= 1, "%s: covered %s" % (tag, row["covered"]))
 
 
 def run(out, *args):
@@ -248,6 +307,7 @@ def main():
     glyphs = gp.Glyphs()
     clean = sample(glyphs)
     forced(glyphs, clean[:2])
+    coverage()
     command_line()
     print("gen_frames: %d failures" % len(FAILURES))
     return 1 if FAILURES else 0
