@@ -15,11 +15,11 @@
  *
  * INPUT is a folder with a labels.csv (tools/lpr/gen_frames.py writes one: file,
  * plate, kind, class, x, y, w, h, conditions, ..., legible; only file and plate
- * are required), a
- * folder of photos named <anything>_<PLATE>.jpg, or a CSV file of that form whose
- * file names are relative to the CSV's folder. -C says the images are plate crops,
- * not frames: the detector is skipped and the whole image is read (lpr_run_crop()),
- * as the class its kind says (double-row for yellow2 and trailer) or blue. -K gives
+ * are required), a folder of photos named <anything>_<PLATE>.jpg, or a CSV file of
+ * that form whose file names are relative to the CSV's folder. -C says the images
+ * are plate crops, not frames: the detector is skipped and the whole image is read
+ * (lpr_run_crop()), as the class its kind says (double-row for yellow2 and
+ * trailer) or blue. -K gives
  * the detector's class list as darknet-lpr's detector.classes does ("crop" judges
  * a class's colour from the pixels), to compare the two ways of colouring a plate;
  * -x and -y the crop widening (darknet-lpr's reader.pad_x and reader.pad_y), -V the
@@ -39,9 +39,9 @@
  * tell anything. -a, -A, -r and -w turn the figures into a check: the exit status
  * is 1 when whole-plate accuracy, accuracy on the legible frames or detection
  * recall is below -a, -A or -r, or the share of wrong frames above -w (the
- * accuracy regression test uses this). A sweep over publishing confidences shows how many
- * frames would put out the right plate and how many a wrong one at each, for
- * choosing read.min_confidence. Characters are compared position by position
+ * accuracy regression test uses this). A sweep over publishing confidences shows
+ * how many frames would put out the right plate and how many a wrong one at each,
+ * for choosing read.min_confidence. Characters are compared position by position
  * on the read whose box overlaps the labelled box most (else the most confident).
  */
 #include <dirent.h>
