@@ -78,9 +78,10 @@ def occlude(plate, rng):
     covering at most 10 % of its area, drawn on the flat plate so the area is known.
     Returns the plate and a mask (mode L, 255 where covered) of the same size."""
     W, H = plate.size
-    plate = plate.copy()
+    # the shape goes on a mask, then the mask paints the plate: one drawing, and the
+    # mask says what is covered
     mask = Image.new("L", plate.size, 0)
-    d = _Both(ImageDraw.Draw(plate), ImageDraw.Draw(mask))
+    d = ImageDraw.Draw(mask)
     dark = gp.jitter_colour(rng.choice([(25, 25, 25), (60, 50, 40), (90, 70, 50)]), rng, 15)
     what = rng.choice(["hook", "bar", "mud"])
     area = rng.uniform(0.03, 0.09) * W * H
@@ -89,36 +90,23 @@ def occlude(plate, rng):
         w = max(2, int(rng.uniform(0.05, 0.09) * W))
         h = min(H, int(area / w))
         x = int(rng.uniform(0.1, 0.9) * W)
-        d.rectangle([x, H - h, x + w - 1, H], fill=dark)
+        d.rectangle([x, H - h, x + w - 1, H], fill=255)
     elif what == "bar":
         # a horizontal strap across part of the width, near the top or bottom
         h = max(2, int(rng.uniform(0.06, 0.12) * H))
         w = min(W, int(area / h))
         x = int(rng.uniform(0, W - w))
         y = rng.choice([int(rng.uniform(0, 0.2) * H), int(rng.uniform(0.7, 0.9) * H)])
-        d.rectangle([x, y, x + w - 1, y + h - 1], fill=dark)
+        d.rectangle([x, y, x + w - 1, y + h - 1], fill=255)
     else:
         # an ellipse of area pi*a*b = area
         a = math.sqrt(area / math.pi) * rng.uniform(1.0, 1.6)
         b = area / (math.pi * a)
         cx, cy = rng.uniform(0.1, 0.9) * W, rng.uniform(0.2, 0.8) * H
-        d.ellipse([cx - a, cy - b, cx + a, cy + b], fill=dark)
+        d.ellipse([cx - a, cy - b, cx + a, cy + b], fill=255)
+    plate = plate.copy()
+    plate.paste(dark if plate.mode == "RGB" else dark + (255,), (0, 0, W, H), mask)
     return plate, mask
-
-
-class _Both:
-    """Draws each shape on the plate in its colour and on the mask in white."""
-
-    def __init__(self, plate, mask):
-        self.plate, self.mask = plate, mask
-
-    def rectangle(self, xy, fill):
-        self.plate.rectangle(xy, fill=fill)
-        self.mask.rectangle(xy, fill=255)
-
-    def ellipse(self, xy, fill):
-        self.plate.ellipse(xy, fill=fill)
-        self.mask.ellipse(xy, fill=255)
 
 
 def covered(mask, kind, text):
