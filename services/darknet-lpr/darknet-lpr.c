@@ -77,6 +77,7 @@ struct lpr_cfg {
 	char		*chars_cfg;
 	char		*chars_weights;
 	double		 chars_mix;
+	double		 chars_sure;
 	char		*symbols;
 	char		*blank;
 	char		*versions;
@@ -142,6 +143,9 @@ static const struct gk_cfg_key lpr_keys[] = {
 	    900, 0, "character reader weights" },
 	{ "chars.mix", GK_CFG_DOUBLE, O(chars_mix), "0.5", 0, 1, 0,
 	    "character reader's share of the other characters (0: off, 1: it alone)" },
+	{ "chars.sure", GK_CFG_DOUBLE, O(chars_sure), "0.98", 0, 2, 0,
+	    "a character the reader gives this probability is not read again "
+	    "(above 1: every one is)" },
 	{ "reader.symbols", GK_CFG_STR, O(symbols), "symbols.txt", 1, 900, 0,
 	    "the reader's classes, one UTF-8 symbol per line" },
 	{ "reader.blank", GK_CFG_STR, O(blank), "_", 1, 8, 0,
@@ -379,6 +383,7 @@ models_setup(struct darknet_lpr *d)
 	m->refine_passes = (int)c->ref_passes;
 	m->prov_mix = (float)c->prov_mix;
 	m->chars_mix = (float)c->chars_mix;
+	m->chars_sure = (float)c->chars_sure;
 	m->colour_overrule = (float)c->colour_overrule;
 	m->plate_flags = c->nev_ext ? GK_PLATE_NEV_EXT : 0;
 	m->limits.max_bytes = (size_t)c->max_bytes;

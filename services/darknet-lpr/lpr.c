@@ -467,6 +467,7 @@ lpr_models_load(struct lpr_models *m, const char *dir,
 	m->refine_passes = 1;
 	m->prov_mix = 0.5f;
 	m->chars_mix = 0.5f;
+	m->chars_sure = 0.98f;
 	m->colour_overrule = 10;
 	m->limits.max_bytes = 4u << 20;
 	m->limits.max_w = m->limits.max_h = 4096;
@@ -532,11 +533,10 @@ mix_slot(struct lpr *l, network *net, float *in, const struct frame *f, float x,
 }
 
 /*
- * Whether the reader is sure of slot k (one symbol at LPR_SLOT_SURE or more): the
+ * Whether the reader is sure of slot k (one symbol at chars.sure or more): the
  * character reader is not asked then. Most characters of a clean plate are sure, so
- * this saves most of its passes; a second opinion rarely overturns such a slot.
+ * this saves most of its passes.
  */
-#define LPR_SLOT_SURE	0.98f
 
 static int
 slot_sure(const struct lpr *l, int k)
@@ -545,7 +545,7 @@ slot_sure(const struct lpr *l, int k)
 	int		 i;
 
 	for (i = 0; i < l->m->alpha.nsym; i++)
-		if (p[i] >= LPR_SLOT_SURE)
+		if (p[i] >= l->m->chars_sure)
 			return 1;
 	return 0;
 }
@@ -553,14 +553,15 @@ slot_sure(const struct lpr *l, int k)
 /*
  * The province reader on the first character's region of plate box b and the
  * character reader on the others' (refine.h), each mixed into its slot. The layout
- * is the one being read: double-row, or eight characters when the detector says new
- * energy (green, yellow-green) or the reader sees an eighth character, else seven.
- * The detector's colour is often wrong for yellow-green plates, the reader's eighth
- * slot seldom.
+ * is the one being read: double-row, or eight characters when the reader sees an
+ * eighth character, else seven. Not the detector's colour: it calls most white
+ * police plates and many dim yellow ones green, and the eight-character layout
+ * puts the last regions most of a character to the left, so the character reader
+ * read the sixth character again as the seventh (警 as the digit before it).
  */
 static void
 mix_glyphs(struct lpr *l, const struct frame *f, const struct refine_box *b,
-    const struct lpr_class *c, int double_row)
+    int double_row)
 {
 	const struct lpr_models	*m = l->m;
 	enum refine_layout	 lay;
@@ -575,9 +576,7 @@ mix_glyphs(struct lpr *l, const struct frame *f, const struct refine_box *b,
 		return;
 	blank8 = l->slots >= 8 && m->alpha.blank >= 0 ?
 	    l->rd_sum[7 * m->alpha.nsym + m->alpha.blank] : 1;
-	lay = double_row ? REFINE_DOUBLE : c->colour == GK_PLATE_COLOUR_GREEN ||
-	    c->colour == GK_PLATE_COLOUR_YELLOW_GREEN || blank8 < 0.5f ?
-	    REFINE_ROW8 : REFINE_ROW7;
+	lay = double_row ? REFINE_DOUBLE : blank8 < 0.5f ? REFINE_ROW8 : REFINE_ROW7;
 	for (k = 1; k < l->slots; k++)
 		if (!slot_sure(l, k) &&
 		    refine_char_region(b, lay, k, &x, &y, &w, &h) == 0)
@@ -587,14 +586,14 @@ mix_glyphs(struct lpr *l, const struct frame *f, const struct refine_box *b,
 
 /*
  * Runs the reader on the crop in one layout (and the province and character readers
- * on plate box box, of detector class c) and decodes it for the detector's colour;
+ * on plate box box) and decodes it for the detector's colour;
  * 0 and p's read and colour filled, or -1 when the network gave no finite output
  * (darknet's random-init weights give NaN).
  */
 static int
 read_layout(struct lpr *l, const struct frame *f, const struct refine_box *box,
-    const struct lpr_class *c, enum gk_plate_colour colour, float x, float y,
-    float w, float h, int double_row, struct lpr_plate *p)
+    enum gk_plate_colour colour, float x, float y, float w, float h,
+    int double_row, struct lpr_plate *p)
 {
 	/*
 	 * The reader is sensitive to where the detector's box sits (docs/lpr-models.md:
@@ -631,7 +630,7 @@ read_layout(struct lpr *l, const struct frame *f, const struct refine_box *box,
 			l->rd_sum[i] = (k == 0 ? 0 : l->rd_sum[i]) + probs[i] / n;
 		}
 	}
-	mix_glyphs(l, f, box, c, double_row);
+	mix_glyphs(l, f, box, double_row);
 	pd_argmax(&m->alpha, l->rd_sum, l->slots, p->argmax, sizeof(p->argmax));
 	/*
 	 * The detector's colour is a guess too (white police plates come out green):
@@ -714,7 +713,7 @@ read_plate(struct lpr *l, const struct frame *f, struct yolo_box *b,
 	y1 = fminf((float)f->h, b->y + b->h / 2 + m->pad_y * b->h);
 	if (x1 - x0 < 1 || y1 - y0 < 1)
 		return;
-	if (read_layout(l, f, &box, c, colour, x0, y0, x1 - x0, y1 - y0,
+	if (read_layout(l, f, &box, colour, x0, y0, x1 - x0, y1 - y0,
 	    c->double_row, p) != 0)
 		return;
 	/*
@@ -724,7 +723,7 @@ read_plate(struct lpr *l, const struct frame *f, struct yolo_box *b,
 	 */
 	if (!p->read_ok || p->read.confidence < LPR_RETRY_CONF) {
 		alt = *p;
-		if (read_layout(l, f, &box, c, colour, x0, y0, x1 - x0,
+		if (read_layout(l, f, &box, colour, x0, y0, x1 - x0,
 		    y1 - y0, !c->double_row, &alt) == 0 && alt.read_ok &&
 		    (!p->read_ok || alt.read.confidence > p->read.confidence))
 			*p = alt;

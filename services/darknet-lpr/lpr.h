@@ -62,6 +62,9 @@ struct lpr_models {
 					 * slot (log-linear), 0 to 1 */
 	float		chars_mix;	/* character reader's share of the
 					 * other slots, 0 to 1 */
+	float		chars_sure;	/* a slot the reader gives one symbol
+					 * this much or more is not asked
+					 * again; above 1: every slot is */
 	float		colour_overrule; /* a read the detector's colour rules
 					 * out wins when this many times as
 					 * probable as the best it allows; 0:

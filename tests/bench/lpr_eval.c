@@ -8,7 +8,8 @@
  * (median and p99 of the whole and of each stage).
  *
  *	lpr_eval [-m models] [-K classes] [-x pad_x] [-y pad_y] [-V views] [-R passes]
- *	    [-P province_mix] [-G chars_mix] [-O overrule] [-T det_threshold]
+ *	    [-P province_mix] [-G chars_mix] [-S chars_sure] [-O overrule]
+ *	    [-T det_threshold]
  *	    [-n max] [-c min_conf] [-C] [-j out.json]
  *	    [-a min_accuracy] [-A min_legible_accuracy] [-r min_recall]
  *	    [-w max_wrong] [-v] INPUT
@@ -26,8 +27,9 @@
  * reader's views, -R the box refiner's passes, -P the province reader's share and
  * -G the character reader's (reader.views, refiner.passes, province.mix,
  * chars.mix; -R 0, -P 0 and -G 0 run without those networks, for a models folder
- * that lacks them), -O read.colour_overrule (0: the detector's colour always
- * constrains the read) and -T detector.threshold.
+ * that lacks them), -S chars.sure (above 1: every slot is read again), -O
+ * read.colour_overrule (0: the detector's colour always constrains the read) and
+ * -T detector.threshold.
  *
  * A frame counts as read right when the daemon would have published its labelled
  * plate: a legal read at or above the publishing confidence (-c, the daemon's
@@ -480,7 +482,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: lpr_eval [-m models] [-K classes] [-x pad_x] "
-	    "[-y pad_y] [-V views] [-R passes] [-P mix] [-G mix] [-O overrule] "
+	    "[-y pad_y] [-V views] [-R passes] [-P mix] [-G mix] [-S sure] "
+	    "[-O overrule] "
 	    "[-T det_threshold] [-n max] "
 	    "[-c min_conf] [-C] [-j out.json] [-a min_accuracy] "
 	    "[-A min_legible_accuracy] [-r min_recall] "
@@ -503,13 +506,13 @@ main(int argc, char *argv[])
 	double		*tot, *dec, *det, *rd, min_conf = 0.3, min_acc = -1, min_rec = -1;
 	double		 min_leg = -1;
 	double		 max_wrong = -1, pad_x = -1, pad_y = -1, mix = -1;
-	double		 gmix = -1, overrule = -1, det_thresh = -1;
+	double		 gmix = -1, overrule = -1, det_thresh = -1, sure = -1;
 	int		 views = 0, passes = -1;
 	size_t		 len;
 	int		 ch, i, n = 0, cap = 0, max = 0, crops = 0, unreadable = 0, rc = 0;
 	FILE		*fp;
 
-	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:A:r:w:x:y:V:R:P:G:O:T:v")) != -1)
+	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:A:r:w:x:y:V:R:P:G:S:O:T:v")) != -1)
 		switch (ch) {
 		case 'm': dir = optarg; break;
 		case 'K': classes = optarg; break;
@@ -519,6 +522,7 @@ main(int argc, char *argv[])
 		case 'R': passes = atoi(optarg); break;
 		case 'P': mix = atof(optarg); break;
 		case 'G': gmix = atof(optarg); break;
+		case 'S': sure = atof(optarg); break;
 		case 'O': overrule = atof(optarg); break;
 		case 'T': det_thresh = atof(optarg); break;
 		case 'n': max = atoi(optarg); break;
@@ -583,6 +587,8 @@ main(int argc, char *argv[])
 		m.prov_mix = (float)mix;
 	if (gmix > 0)
 		m.chars_mix = (float)gmix;
+	if (sure >= 0)
+		m.chars_sure = (float)sure;
 	if (overrule >= 0)
 		m.colour_overrule = (float)overrule;
 	if (det_thresh > 0)
