@@ -12,9 +12,12 @@ is recorded but not drawn would make those scores lie.
   with the same frame without it (IR is monochrome, glare only brightens a blob, a
   dirty or occluded plate changes nothing outside its box and an occluder covers at
   most 10 % of the plate, ...).
-- the reading envelope: each frame's recorded char_px, motion_px, focus_px and
-  covered fit its plate and conditions, legible follows gen_frames.LEGIBLE, clean
-  frames are legible, and covered() measures character boxes where GA 36 puts them.
+- the reading envelope: each frame's recorded char_px, motion_px, focus_px, covered,
+  contrast and noise_sd fit its plate and conditions, legible follows
+  gen_frames.LEGIBLE, clean frames are legible, covered() and contrast() measure
+  character boxes where GA 36 puts them, a blank plate (render_plate chars=False)
+  differs from its inked twin only inside the character boxes, and low light lowers
+  the recorded contrast.
 - the command line: --size honoured, labels.csv parses, the same seed gives the same
   bytes, --start reproduces an index of a longer run, another --style other images.
 
@@ -151,8 +154,15 @@ def envelope(tag, row, conds, size):
         check(fp == 0, "%s: focus_px %s without focus blur" % (tag, fp))
     check(0 <= cov <= 1 and (cov == 0 or "occlusion" in conds),
           "%s: covered %s" % (tag, cov))
+    ink, sd = row["contrast"], row["noise_sd"]
+    check(0 <= ink <= 255, "%s: contrast %s" % (tag, ink))
+    if "noise" in conds:
+        check(6 <= sd <= 16, "%s: noise_sd %s" % (tag, sd))
+    else:
+        check(sd == 0, "%s: noise_sd %s without noise" % (tag, sd))
     want = int(mp <= gf.LEGIBLE["motion"] * cw and fp <= gf.LEGIBLE["focus"] * cw and
-               cov <= gf.LEGIBLE["covered"])
+               cov <= gf.LEGIBLE["covered"] and ink >= gf.LEGIBLE["contrast"] and
+               ink >= gf.LEGIBLE["snr"] * sd)
     check(row["legible"] == want, "%s: legible %s, want %s" % (tag, row["legible"], want))
     if not conds:
         check(row["legible"] == 1, "%s: a clean frame beyond the envelope" % tag)
@@ -181,6 +191,55 @@ def coverage():
                                       fill=255)
         check(gf.covered(gap, kind, text) == 0, "%s: a mask between boxes covers %.3f" %
               (kind, gf.covered(gap, kind, text)))
+
+
+def visibility(glyphs):
+    """contrast() on frames painted with known ink in known GA 36 boxes, and the
+    blank plate against its inked twin."""
+    W, H = 480, 288
+    for kind, text in (("blue", "沪A12345"), ("nev_small", "沪AD12345"),
+                       ("yellow2", "沪A12345")):
+        pw, ph, boxes, _ = gp.layout(kind, text)
+        s, x0, y0 = 0.5, 40.0, 30.0          # the plate at 0.5 px per mm, not tilted
+        corners = [(x0, y0), (x0 + pw * s, y0), (x0 + pw * s, y0 + ph * s),
+                   (x0, y0 + ph * s)]
+        blank = np.full((H, W, 3), 120, np.float32)
+
+        def painted(skip=-1, level=50):
+            a = blank.copy()
+            for k, (x, y, w, h) in enumerate(boxes[:len(text)]):
+                if k != skip:
+                    a[int(y0 + y * s):int(y0 + (y + h) * s),
+                      int(x0 + x * s):int(x0 + (x + w) * s)] -= level
+            return Image.fromarray(a.astype(np.uint8))
+
+        b = Image.fromarray(blank.astype(np.uint8))
+        got = gf.contrast(painted(), b, kind, text, corners)
+        check(abs(got - 50) <= 1, "contrast(%s, every box inked 50) = %.1f" % (kind, got))
+        got = gf.contrast(painted(skip=4), b, kind, text, corners)
+        check(got == 0, "contrast(%s, 5th box blank) = %.1f" % (kind, got))
+        got = gf.contrast(b, b, kind, text, corners)
+        check(got == 0, "contrast(%s, frame against itself) = %.1f" % (kind, got))
+        # the blank twin: the same draws, so the same plate less its characters
+        rng = random.Random(7)
+        state = rng.getstate()
+        inked = np.asarray(gp.render_plate(kind, text, rng, glyphs, "heldout"), np.int16)
+        rng.setstate(state)
+        bare = np.asarray(gp.render_plate(kind, text, rng, glyphs, "heldout",
+                                          chars=False), np.int16)
+        check(inked.shape == bare.shape, "%s: blank plate of another size" % kind)
+        if inked.shape != bare.shape:
+            continue
+        ppm = inked.shape[1] / pw
+        inside = np.zeros(inked.shape[:2], bool)
+        for (x, y, w, h) in boxes[:len(text)]:
+            inside[int(y * ppm):int((y + h) * ppm) + 2,
+                   int(x * ppm):int((x + w) * ppm) + 2] = True
+        diff = np.abs(inked - bare).max(axis=2) > 0
+        check(diff[inside].mean() > 0.05, "%s: the characters are not drawn (%.3f)" %
+              (kind, diff[inside].mean()))
+        check(not diff[~inside].any(), "%s: the blank plate differs outside the "
+              "character boxes in %d pixels" % (kind, diff[~inside].sum()))
 
 
 def grads(a):
@@ -213,6 +272,9 @@ def forced(glyphs, indices):
             elif c == "low_light":
                 check(a.mean() < 0.6 * b.mean(), "%s: mean %.0f vs %.0f" %
                       (tag, a.mean(), b.mean()))
+                # the characters fade with the rest
+                check(row["contrast"] < 0.6 * base["contrast"], "%s: contrast %.1f vs "
+                      "%.1f" % (tag, row["contrast"], base["contrast"]))
             elif c == "glare":
                 bright = (d > 40).mean()
                 check(d.max() >= 80 and d.min() >= -1 and 0.003 <= bright <= 0.3,
@@ -308,6 +370,7 @@ def main():
     clean = sample(glyphs)
     forced(glyphs, clean[:2])
     coverage()
+    visibility(glyphs)
     command_line()
     print("gen_frames: %d failures" % len(FAILURES))
     return 1 if FAILURES else 0

@@ -11,17 +11,20 @@ same frames feed the demo (ops/sample/frames/).  Tooling only: never on the gate
 runtime path.
 
 Some draws make a plate that nobody could read: a 13 px smear over 9 px characters, a
-hook over a whole character.  Each frame therefore also records how hard it is --
-the narrowest character's width in frame pixels, the motion blur's length, the focus
-blur's sigma, the largest share of any one character the occluder covers -- and
-whether that is inside the reading envelope (LEGIBLE), so that an evaluation can
-tell a misread plate from an unreadable one.
+hook over a whole character, a plate washed white by the IR flash.  Each frame
+therefore also records how hard it is -- the narrowest character's width in frame
+pixels, the motion blur's length, the focus blur's sigma, the largest share of any
+one character the occluder covers, how visible the weakest character is against the
+same plate drawn blank (contrast()) and the sensor noise -- and whether that is
+inside the reading envelope (LEGIBLE), so that an evaluation can tell a misread
+plate from an unreadable one.
 
 It reuses gen_plates' plate renderer and gen_scenes' vehicle drawing without changing
 their random draws: the committed training sets are reproduced from those.
 
 Output: <out>/NNNNNNN_<PLATE>.jpg and <out>/labels.csv with
-file,plate,kind,class,x,y,w,h,conditions,char_px,motion_px,focus_px,covered,legible
+file,plate,kind,class,x,y,w,h,conditions,char_px,motion_px,focus_px,covered,contrast,
+noise_sd,legible
 (class as gen_scenes.CLASS, the box in frame pixels = the bounds of the placed
 plate's corners, conditions '+'-joined or 'clean', legible 1 or 0).
 labels.csv is written row by row, so a stopped run keeps the labels of its frames.
@@ -52,15 +55,18 @@ CONDITIONS = {"night_ir": 0.12, "low_light": 0.12, "glare": 0.12, "focus_blur": 
               "occlusion": 0.10}
 STREAMS = ("scene", "plate", "pose", "camera") + tuple(CONDITIONS)
 COLUMNS = ["file", "plate", "kind", "class", "x", "y", "w", "h", "conditions",
-           "char_px", "motion_px", "focus_px", "covered", "legible"]
+           "char_px", "motion_px", "focus_px", "covered", "contrast", "noise_sd",
+           "legible"]
 
 # The reading envelope: past any of these a person looking at the frame cannot read
 # every character, so a frame beyond them scores how often a wrong plate comes out,
 # not whether the right one does.  Set by eye on contact sheets of the 2,000 benchmark
 # frames graded by each measure (the province character goes first): motion blur
 # longer than 0.3 of the narrowest character's width, a focus blur sigma above 0.15
-# of it, or more than 40 % of any one character covered.
-LEGIBLE = {"motion": 0.3, "focus": 0.15, "covered": 0.4}
+# of it, more than 40 % of any one character covered, or the weakest character's
+# contrast (contrast()) under 16 grey levels -- a plate washed white by glare or the
+# IR flash, a red 警 or 领 gone in the dark -- or under 2.5 times the sensor noise.
+LEGIBLE = {"motion": 0.3, "focus": 0.15, "covered": 0.4, "contrast": 16.0, "snr": 2.5}
 
 
 def draw_conditions(rng, force=()):
@@ -133,10 +139,49 @@ def char_width(kind, text, corners):
     return (top + bottom) / 2 * min(b[2] for b in boxes) / pw
 
 
-def legible(char_px, motion_px, focus_px, cover):
+def twin(r):
+    """Copies of the random streams in r at the points they stand, so that a second
+    drawing makes the very same draws and the originals do not move."""
+    out = {}
+    for k, s in r.items():
+        out[k] = random.Random()
+        out[k].setstate(s.getstate())
+    return out
+
+
+def contrast(frame, blank, kind, text, corners):
+    """How visible the weakest character is, in grey levels: the frame against its
+    blank twin (the same plate without characters under the same light, dirt and
+    camera, noise included), per GA 36 character box (gen_plates.layout) mapped onto
+    the frame, the 90th percentile of the colour difference (RMS over R, G, B: red
+    on black is visible though its grey is close); the smallest over the characters.
+    Glare or an IR flash that saturates the plate, or a dark night, leave little."""
+    pw, ph, boxes, _ = gp.layout(kind, text)
+    d = np.asarray(frame, np.float32) - np.asarray(blank, np.float32)
+    diff = np.sqrt((d * d).mean(axis=2))
+    c = corners
+
+    def at(x, y):
+        u, v = x / pw, y / ph
+        return tuple((1 - u) * (1 - v) * c[0][i] + u * (1 - v) * c[1][i] +
+                     u * v * c[2][i] + (1 - u) * v * c[3][i] for i in (0, 1))
+
+    worst = 255.0
+    for (x, y, w, h) in boxes[:len(text)]:
+        pts = [at(x, y), at(x + w, y), at(x + w, y + h), at(x, y + h)]
+        x0, y0 = (max(0, int(min(p[i] for p in pts))) for i in (0, 1))
+        x1, y1 = (int(math.ceil(max(p[i] for p in pts))) for i in (0, 1))
+        part = diff[y0:y1, x0:x1]
+        if part.size:
+            worst = min(worst, float(np.percentile(part, 90)))
+    return worst
+
+
+def legible(char_px, motion_px, focus_px, cover, ink=255.0, noise_sd=0.0):
     """Inside the reading envelope (LEGIBLE)?"""
     return (motion_px <= LEGIBLE["motion"] * char_px and
-            focus_px <= LEGIBLE["focus"] * char_px and cover <= LEGIBLE["covered"])
+            focus_px <= LEGIBLE["focus"] * char_px and cover <= LEGIBLE["covered"] and
+            ink >= LEGIBLE["contrast"] and ink >= LEGIBLE["snr"] * noise_sd)
 
 
 def pose(rng, plate_size, bumper, frame_size, pw_range, style):
@@ -194,7 +239,7 @@ def camera(img, r, conds, corners, look=None):
     and exposure jitter (r["camera"]).  look, a dict, gets the blurs drawn, in frame
     pixels: motion_px (the smear's length) and focus_px (the Gaussian's sigma)."""
     look = {} if look is None else look
-    look["motion_px"] = look["focus_px"] = 0
+    look["motion_px"] = look["focus_px"] = look["noise_sd"] = 0
     W, H = img.size
     rc = r["camera"]
     wb = np.array([rc.uniform(0.9, 1.1) for _ in range(3)], np.float32)
@@ -262,7 +307,8 @@ def camera(img, r, conds, corners, look=None):
     if "noise" in conds:
         rn = r["noise"]
         g = np.random.Generator(np.random.PCG64(rn.randrange(1 << 62)))
-        arr = arr + g.standard_normal((H, W, 1), dtype=np.float32) * rn.uniform(6, 16)
+        look["noise_sd"] = rn.uniform(6, 16)
+        arr = arr + g.standard_normal((H, W, 1), dtype=np.float32) * look["noise_sd"]
     return Image.fromarray(arr.clip(0, 255).astype(np.uint8))
 
 
@@ -282,6 +328,7 @@ def make_frame(i, seed, style, size, glyphs, pw_range=(90, 240), force=()):
     sx, sy = W / gs.W, H / gs.H
     frame = scene.resize((W, H), Image.BILINEAR)
     text = gp.plate_text(kind, r["plate"])
+    r2 = twin(r)    # the blank twin's streams: the same draws from here on
     plate = gp.render_plate(kind, text, r["plate"], glyphs, style)
     corners = pose(r["pose"], plate.size, (x0b * sx, x1b * sx, by * sy), (W, H),
                    pw_range, style)
@@ -291,16 +338,31 @@ def make_frame(i, seed, style, size, glyphs, pw_range=(90, 240), force=()):
     if "occlusion" in conds:
         plate, mask = occlude(plate, r["occlusion"])
         cover = covered(mask, kind, text)
+    # the same frame with a blank plate, to measure how much of the characters the
+    # light and the camera leave (contrast())
+    blank = gp.render_plate(kind, text, r2["plate"], glyphs, style, chars=False)
+    if "dirt" in conds:
+        blank = gp.dirt(blank, r2["dirt"], r2["dirt"].uniform(0.7, 1.5))
+    if "occlusion" in conds:
+        blank, _ = occlude(blank, r2["occlusion"])
+    twin_frame = frame.copy()
+    mount(twin_frame, blank, corners)
     mount(frame, plate, corners)
     look = {}
     frame = camera(frame, r, conds, corners, look)
+    # rounded as recorded, so that legible follows from the labels alone
+    ink = round(contrast(frame, camera(twin_frame, r2, conds, corners), kind, text,
+                         corners), 1)
+    sd = round(look["noise_sd"], 1)
     x, y, w, h = box_of(corners, W, H)
     cw = char_width(kind, text, corners)
     row = {"plate": text, "kind": kind, "class": gs.CLASS[kind], "x": x, "y": y,
            "w": w, "h": h, "conditions": "+".join(sorted(conds)) or "clean",
            "char_px": round(cw, 1), "motion_px": look["motion_px"],
            "focus_px": round(look["focus_px"], 2), "covered": round(cover, 3),
-           "legible": int(legible(cw, look["motion_px"], look["focus_px"], cover)),
+           "contrast": ink, "noise_sd": sd,
+           "legible": int(legible(cw, look["motion_px"], look["focus_px"], cover, ink,
+                                  sd)),
            "corners": corners}
     return frame, quality, row
 

@@ -215,8 +215,10 @@ def colours(kind, text, rng, style):
     raise ValueError(kind)
 
 
-def render_plate(kind, text, rng, glyphs, style):
-    """The flat plate at about 2 mm per pixel... scaled by ppm (pixels per mm)."""
+def render_plate(kind, text, rng, glyphs, style, chars=True):
+    """The flat plate at about 2 mm per pixel... scaled by ppm (pixels per mm).
+    chars=False draws the same plate without its characters, with the same draws (the
+    blank twin against which gen_frames measures how visible the characters are)."""
     pw, ph, boxes, dot = layout(kind, text)
     ppm = rng.uniform(0.45, 0.6)
     W, H = int(pw * ppm), int(ph * ppm)
@@ -249,7 +251,8 @@ def render_plate(kind, text, rng, glyphs, style):
         col = ink
         if (red == "red_last" and i == len(text) - 1) or (red == "red_first" and i == 0):
             col = jitter_colour(RED, rng, 30)
-        plate.paste(Image.new("RGB", m.size, col), (int(x * ppm), int(y * ppm)), m)
+        if chars:
+            plate.paste(Image.new("RGB", m.size, col), (int(x * ppm), int(y * ppm)), m)
     if dot:
         r = max(1, int(5 * ppm))
         cx, cy = dot[0] * ppm, dot[1] * ppm
