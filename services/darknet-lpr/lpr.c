@@ -464,9 +464,9 @@ lpr_models_load(struct lpr_models *m, const char *dir,
 	m->pad_x = 0.04f;
 	m->pad_y = 0.08f;
 	m->reader_views = 1;
-	m->refine_passes = 1;
-	m->prov_mix = 0.5f;
-	m->chars_mix = 0.5f;
+	m->refine_passes = 2;
+	m->prov_mix = 0.6f;
+	m->chars_mix = 0.6f;
 	m->chars_sure = 0.98f;
 	m->colour_overrule = 10;
 	m->limits.max_bytes = 4u << 20;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Plate-reading regression floor (issue 5): 300 held-out synthetic gate frames
+# Plate-reading regression floor (issue 5): 400 held-out synthetic gate frames
 # (tools/lpr/gen_frames.py, seed 33, heldout style: backgrounds, colours and tilts the
 # models never trained on) go through lpr_eval, which runs darknet-lpr's own lpr.c
 # with the committed models. Fails when whole-plate accuracy is below the floor (of
@@ -13,11 +13,15 @@ set -eu
 eval_bin=$1 src=$2 min_acc=$3 min_rec=$4 max_wrong=$5 min_leg=$6
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lpr_accuracy.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# 400 frames so that more than 300 of them are legible (342), as issue 5 asks of its
+# 95 % floor.
 /usr/bin/python3 "$src/tools/lpr/gen_frames.py" --seed 33 --style heldout \
-    --count 300 --out "$tmp/frames" >/dev/null
+    --count 400 --out "$tmp/frames" >/dev/null
 rows=$(($(wc -l < "$tmp/frames/labels.csv") - 1))
-if [ "$rows" -ne 300 ]; then
-	echo "FAIL gen_frames wrote $rows labelled frames, not 300"
+legible=$(awk -F, 'NR > 1 { sub(/\r$/, ""); n += $NF == 1 } END { print n + 0 }' \
+    "$tmp/frames/labels.csv")
+if [ "$rows" -ne 400 ] || [ "$legible" -lt 300 ]; then
+	echo "FAIL gen_frames wrote $rows labelled frames ($legible legible), not 400 (300)"
 	exit 1
 fi
 "$eval_bin" -m "$src/models" -a "$min_acc" -A "$min_leg" -r "$min_rec" -w "$max_wrong" \

@@ -4,16 +4,16 @@
 # and the chain camera-capture -> darknet-lpr on the sample frames (it_vision_chain.py:
 # triggers in, plate reads linked to their frames and to the evidence topic out).
 # bench_lpr prints per-frame latency; it is built here, never run as a test.
-# lpr.accuracy is the models' regression floor: 300 held-out synthetic frames through
+# lpr.accuracy is the models' regression floor: 400 held-out synthetic frames through
 # lpr_eval (tests/bench/lpr_eval.c, which ops/bench.sh also runs on 2,000). The floors
-# sit a few points under what the models in models/versions.txt measured on these
-# frames (detector 0.3.0 + reader 0.5.0: box refiner, province and character readers,
-# the detector's colour overruled by a much likelier read, detector.threshold 0.15:
-# 85.3 % whole plate, recall 99.7 %, a wrong plate out in 5.7 % of frames; 91.2 % of
-# the 261 frames inside gen_frames' reading envelope; models/MODEL_CARD.md). They are
-# far below issue 5's 95 %: the test keeps the models from getting worse; raise the
-# floors with the weights. At the old threshold of 0.3 (79.3 %, recall 92.7 %) they
-# fail, as reader 0.3.0 (66.3 %) does.
+# sit under what the models in models/versions.txt measured on these frames with the
+# daemon's defaults (detector 0.3.1 + reader 0.6.0, two refiner passes, province and
+# character readers at 0.6: 88.75 % whole plate, recall 99.5 %, a wrong plate out in
+# 5.25 % of frames; 95.3 % of the 342 frames inside gen_frames' reading envelope;
+# models/MODEL_CARD.md). The legible floor is a point under issue 5's 95 % so that
+# one frame read otherwise on another CPU does not fail it; the all-frames figure is
+# far below 95 %. Raise the floors with the weights. Reader 0.5.0 with its defaults
+# of then (85.5 %, 92.4 % of the legible frames) fails them.
 if(TARGET lpr_core)
 	add_executable(test_lpr ${CMAKE_CURRENT_LIST_DIR}/test_lpr.c)
 	target_link_libraries(test_lpr PRIVATE lpr_core gk_testutil)
@@ -47,10 +47,10 @@ if(TARGET darknet-lpr)
 	add_executable(lpr_eval ${PROJECT_SOURCE_DIR}/tests/bench/lpr_eval.c)
 	target_link_libraries(lpr_eval PRIVATE lpr_net gatekit_core m)
 	set_target_properties(lpr_eval PROPERTIES BUILD_RPATH /usr/lib/darknet)
-	set(LPR_MIN_ACCURACY 0.82)	# whole plate right and published, of all frames
-	set(LPR_MIN_LEGIBLE 0.88)	# the same, of the frames inside the reading envelope
-	set(LPR_MIN_RECALL 0.95)	# detector, IoU >= 0.5
-	set(LPR_MAX_WRONG 0.08)		# frames where a wrong plate would go out
+	set(LPR_MIN_ACCURACY 0.86)	# whole plate right and published, of all frames
+	set(LPR_MIN_LEGIBLE 0.94)	# the same, of the frames inside the reading envelope
+	set(LPR_MIN_RECALL 0.97)	# detector, IoU >= 0.5
+	set(LPR_MAX_WRONG 0.07)		# frames where a wrong plate would go out
 	add_test(NAME lpr.accuracy COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/lpr_accuracy.sh
 		$<TARGET_FILE:lpr_eval> ${PROJECT_SOURCE_DIR} ${LPR_MIN_ACCURACY}
 		${LPR_MIN_RECALL} ${LPR_MAX_WRONG} ${LPR_MIN_LEGIBLE})

@@ -3,8 +3,8 @@
 depends on: the character reader's regions cut by frames_to_province.py --chars sit
 on GA 36-2018's character boxes (the same centres tests/darknet_lpr/test_lpr.c checks
 for lpr.c's refine_char_region(), so the two sides agree through the standard, not
-through each other), and pack.py --cat joins reader packs record for record and
-refuses packs of another crop size. No darknet; well under a second.
+through each other), and pack.py --cat joins reader packs, and box refiner packs,
+record for record and refuses packs of another crop size or kind. No darknet; well under a second.
 
     /usr/bin/python3 tests/lpr/test_packs.py
 """
@@ -82,6 +82,24 @@ def check_cat():
                             "--out", out + "2"], capture_output=True, text=True)
         if r.returncode == 0 or "128x32" not in r.stderr or os.path.exists(out + "2"):
             bad.append("cat of 32x40 and 128x32 packs was not refused: %r" % r.stderr)
+        # box refiner packs (frames_to_refine.py): 20-byte header, 4 floats a record
+        e, f = os.path.join(d, "e"), os.path.join(d, "f")
+        for path, n, first in ((e, 2, 0), (f, 3, 5)):
+            with open(path, "wb") as g:
+                g.write(b"LPRB" + struct.pack("<IIII", n, 8, 4, 3))
+                for i in range(n):
+                    g.write(struct.pack("<4f", first + i, 0.5, -0.5, 1) +
+                            bytes([first + i]) * (8 * 4 * 3))
+        r = subprocess.run([pyexe, os.path.join(TOOLS, "pack.py"), "--cat", e, "--cat", f,
+                            "--out", out + "3"], capture_output=True, text=True)
+        want = (b"LPRB" + struct.pack("<IIII", 5, 8, 4, 3) + open(e, "rb").read()[20:] +
+                open(f, "rb").read()[20:])
+        if r.returncode != 0 or open(out + "3", "rb").read() != want:
+            bad.append("cat of two refiner packs: %r" % r.stderr)
+        r = subprocess.run([pyexe, os.path.join(TOOLS, "pack.py"), "--cat", e, "--cat", a,
+                            "--out", out + "4"], capture_output=True, text=True)
+        if r.returncode == 0 or os.path.exists(out + "4"):
+            bad.append("cat of a refiner and a reader pack was not refused")
     return bad
 
 

@@ -21,8 +21,8 @@ Format (little-endian): "LPRP", u32 count, u32 width, u32 height, then per crop
 
     /usr/bin/python3 tools/lpr/pack.py --in DIR --out build/lpr-data/x.pack
 
---cat joins packs of one crop size (as frames_to_province.py writes them) into one, for
-train_reader's one synthetic pack:
+--cat joins packs of one crop size (as frames_to_province.py writes them, or the box
+refiner's from frames_to_refine.py) into one, for train_reader's one synthetic pack:
 
     /usr/bin/python3 tools/lpr/pack.py --cat a.pack --cat b.pack --out ab.pack
 """
@@ -149,25 +149,34 @@ def grey128(im, rng=None, double_row=False):
 
 
 def cat_packs(paths, out):
-    """Joins reader packs ("LPRP") of one crop size into out; returns the count."""
+    """Joins reader packs ("LPRP") of one crop size, or box refiner packs ("LPRB",
+    frames_to_refine.py) of one region size, into out; returns the count."""
     heads, total = [], 0
     for p in paths:
         with open(p, "rb") as f:
-            magic, n, w, h = f.read(4), *struct.unpack("<III", f.read(12))
-        if magic != b"LPRP":
-            sys.exit("pack: %s: not a reader pack" % p)
-        if heads and (w, h) != heads[0][1:]:
-            sys.exit("pack: %s: %dx%d crops, %s has %dx%d" % (p, w, h, paths[0],
-                                                              *heads[0][1:]))
-        if os.path.getsize(p) != 16 + n * (SLOTS + 1 + w * h):
+            magic = f.read(4)
+            if magic == b"LPRB":
+                n, *shape = struct.unpack("<IIII", f.read(16))
+                hdr, rec = 20, 16 + shape[0] * shape[1] * shape[2]
+            elif magic == b"LPRP":
+                n, *shape = struct.unpack("<III", f.read(12))
+                hdr, rec = 16, SLOTS + 1 + shape[0] * shape[1]
+            else:
+                sys.exit("pack: %s: not a reader or refiner pack" % p)
+        if heads and (magic, shape) != heads[0][1:3]:
+            sys.exit("pack: %s: %s %s, %s has %s %s" % (
+                p, magic.decode(), "x".join(map(str, shape)), paths[0],
+                heads[0][1].decode(), "x".join(map(str, heads[0][2]))))
+        if os.path.getsize(p) != hdr + n * rec:
             sys.exit("pack: %s: size does not match its %d records" % (p, n))
-        heads.append((n, w, h))
+        heads.append((n, magic, shape, hdr))
         total += n
+    magic, shape, hdr = heads[0][1:]
     with open(out, "wb") as f:
-        f.write(b"LPRP" + struct.pack("<III", total, *heads[0][1:]))
+        f.write(magic + struct.pack("<I%dI" % len(shape), total, *shape))
         for p in paths:
             with open(p, "rb") as g:
-                g.seek(16)
+                g.seek(hdr)
                 while True:
                     buf = g.read(1 << 24)
                     if not buf:
