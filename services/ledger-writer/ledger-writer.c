@@ -195,6 +195,8 @@ struct lw {
 	uint64_t		 pub_done;	/* seq + 1 of the last acknowledged */
 	uint64_t		 pub_lost;	/* seq + 1 of the first refused, 0 none */
 	uint64_t		 pub_saved;	/* next_seq stored in ledger_publish */
+	uint64_t		 pub_next;	/* seq + 1 of the last handed to Kafka */
+	int			 pub_synced;	/* republish() ran to the end */
 	int64_t			 open_at;
 	uint64_t		 cp_size;	/* size of the last checkpoint */
 	int64_t			 cp_at;		/* mono ms of the last checkpoint */
@@ -673,38 +675,32 @@ save_published(struct lw *w)
 }
 
 /*
- * At start: the records committed but perhaps never acknowledged on ecogate.ledger.v1
- * (from ledger_publish.next_seq on) are produced again, page by page.
+ * Produces the committed records from seq from up to (not including) seq to, page by
+ * page; returns how many, or -1 when the database did not answer (w->pub_next then
+ * stops where it got).
  */
-static void
-republish(struct lw *w)
+static int64_t
+produce_committed(struct lw *w, uint64_t from, uint64_t to)
 {
 	struct gk_db_res	*r;
-	const char		*p[2];
-	char			 from[24];
-	uint64_t		 next = 0, seq, n = 0, first;
+	const char		*p[3];
+	char			 a[24], b[24];
+	uint64_t		 seq, next = from;
+	int64_t			 n = 0;
 	int			 i, rows;
 
 	p[0] = w->cfg.site;
-	if ((r = gk_db_exec(w->db, "SELECT next_seq FROM ledger_publish WHERE site = $1",
-	    1, p)) == NULL) {
-		gk_log(GK_LOG_WARN, "ledger.republish_failed", "reason=%s",
-		    gk_db_errmsg(w->db));
-		return;
-	}
-	if (gk_db_res_nrows(r) == 1)
-		next = strtoull(gk_db_res_value(r, 0, 0), NULL, 10);
-	gk_db_res_free(r);
-	w->pub_saved = w->pub_done = first = next;
-	w->pub_lost = 0;
+	snprintf(b, sizeof(b), "%" PRIu64, to > INT64_MAX ? (uint64_t)INT64_MAX : to);
+	p[2] = b;
 	for (;;) {
-		snprintf(from, sizeof(from), "%" PRIu64, next);
-		p[1] = from;
+		snprintf(a, sizeof(a), "%" PRIu64, next);
+		p[1] = a;
 		if ((r = gk_db_exec(w->db, "SELECT seq, body FROM ledger_record WHERE "
-		    "site = $1 AND seq >= $2 ORDER BY seq LIMIT 1000", 2, p)) == NULL) {
+		    "site = $1 AND seq >= $2 AND seq < $3 ORDER BY seq LIMIT 1000", 3,
+		    p)) == NULL) {
 			gk_log(GK_LOG_WARN, "ledger.republish_failed", "reason=%s",
 			    gk_db_errmsg(w->db));
-			return;
+			return -1;
 		}
 		rows = gk_db_res_nrows(r);
 		for (i = 0; i < rows; i++) {
@@ -716,15 +712,69 @@ republish(struct lw *w)
 				gk_log(GK_LOG_WARN, "ledger.produce_failed", "seq=%"
 				    PRIu64, seq);
 			next = seq + 1;
+			if (next > w->pub_next)
+				w->pub_next = next;
 			n++;
 		}
 		gk_db_res_free(r);
 		if (rows < 1000)
-			break;
+			return n;
 	}
+}
+
+/*
+ * At start: the records committed but perhaps never acknowledged on ecogate.ledger.v1
+ * (from ledger_publish.next_seq on) are produced again.
+ */
+static void
+republish(struct lw *w)
+{
+	struct gk_db_res	*r;
+	const char		*p[1];
+	uint64_t		 next = 0;
+	int64_t			 n;
+
+	p[0] = w->cfg.site;
+	if ((r = gk_db_exec(w->db, "SELECT next_seq FROM ledger_publish WHERE site = $1",
+	    1, p)) == NULL) {
+		gk_log(GK_LOG_WARN, "ledger.republish_failed", "reason=%s",
+		    gk_db_errmsg(w->db));
+		return;
+	}
+	if (gk_db_res_nrows(r) == 1)
+		next = strtoull(gk_db_res_value(r, 0, 0), NULL, 10);
+	gk_db_res_free(r);
+	w->pub_saved = w->pub_done = w->pub_next = next;
+	w->pub_lost = 0;
+	if ((n = produce_committed(w, next, UINT64_MAX)) == -1)
+		return;
+	w->pub_synced = 1;
 	if (n > 0)
-		gk_log(GK_LOG_INFO, "ledger.republished", "records=%" PRIu64
-		    " from_seq=%" PRIu64, n, first);
+		gk_log(GK_LOG_INFO, "ledger.republished", "records=%" PRId64
+		    " from_seq=%" PRIu64, n, next);
+}
+
+/*
+ * Before the records of a batch just committed go to Kafka: a batch whose COMMIT was
+ * cut off (the database restarted under it) may have committed all the same, and its
+ * retry found its records there as duplicates, so nothing produced them. Every seq
+ * between the last one handed to Kafka and this batch's first is such a record.
+ */
+static void
+produce_gap(struct lw *w, uint64_t first)
+{
+	int64_t	 n;
+	uint64_t from = w->pub_next;
+
+	if (!w->pub_synced) {
+		republish(w);	/* the start's republish did not get through */
+		return;
+	}
+	if (first <= from)
+		return;
+	if ((n = produce_committed(w, from, first)) > 0)
+		gk_log(GK_LOG_INFO, "ledger.republished", "records=%" PRId64
+		    " from_seq=%" PRIu64 " reason=commit_in_doubt", n, from);
 }
 
 static void
@@ -983,9 +1033,16 @@ flush(struct lw *w, int force)
 	w->failing = 0;
 	w->n_batches++;
 	/* Committed: hand over, then forget what the batch held. */
+	for (i = 0; w->prod != NULL && i < ni; i++)
+		if (items[i].status == LEDGER_ITEM_APPENDED) {
+			produce_gap(w, items[i].seq);
+			break;
+		}
 	for (i = 0; i < ni; i++) {
 		if (items[i].status == LEDGER_ITEM_APPENDED) {
 			w->n_records++;
+			if (items[i].seq + 1 > w->pub_next)
+				w->pub_next = items[i].seq + 1;
 			if (w->prod != NULL && gk_stream_produce(w->prod,
 			    w->cfg.topic_ledger, w->cfg.site, strlen(w->cfg.site),
 			    items[i].body, items[i].bodylen, NULL, 0,
@@ -1007,6 +1064,9 @@ flush(struct lw *w, int force)
 			    "reason=%s", items[i].event_id, items[i].reason);
 		ledger_item_clear(&items[i]);
 	}
+	/* a batch of duplicates only: the in-doubt records may be all there is */
+	if (w->prod != NULL)
+		produce_gap(w, ledger_store_size(w->store));
 	for (i = 0; i < no; i++) {
 		p = part_get(w, offs[i].topic, offs[i].partition);
 		p->stored = offs[i].next_offset;
