@@ -115,6 +115,16 @@ def occlude(plate, rng):
     return plate, mask
 
 
+def soil(plate, r, conds):
+    """Dirt and an occluder on the flat plate, as drawn: (plate, the occluder's mask
+    or None)."""
+    if "dirt" in conds:
+        plate = gp.dirt(plate, r["dirt"], r["dirt"].uniform(0.7, 1.5))
+    if "occlusion" in conds:
+        return occlude(plate, r["occlusion"])
+    return plate, None
+
+
 def covered(mask, kind, text):
     """The largest share of one character's GA 36 box (gen_plates.layout) that the
     occluder's mask covers, 0..1."""
@@ -177,7 +187,7 @@ def contrast(frame, blank, kind, text, corners):
     return worst
 
 
-def legible(char_px, motion_px, focus_px, cover, ink=255.0, noise_sd=0.0):
+def legible(char_px, motion_px, focus_px, cover, ink, noise_sd):
     """Inside the reading envelope (LEGIBLE)?"""
     return (motion_px <= LEGIBLE["motion"] * char_px and
             focus_px <= LEGIBLE["focus"] * char_px and cover <= LEGIBLE["covered"] and
@@ -237,7 +247,8 @@ def camera(img, r, conds, corners, look=None):
     """The lane camera's look over the whole frame, per the drawn conditions, each
     with its own random stream r[name]; every frame also gets a mild white-balance
     and exposure jitter (r["camera"]).  look, a dict, gets the blurs drawn, in frame
-    pixels: motion_px (the smear's length) and focus_px (the Gaussian's sigma)."""
+    pixels: motion_px (the smear's length) and focus_px (the Gaussian's sigma), and
+    noise_sd, the sensor noise's standard deviation in grey levels."""
     look = {} if look is None else look
     look["motion_px"] = look["focus_px"] = look["noise_sd"] = 0
     W, H = img.size
@@ -332,19 +343,12 @@ def make_frame(i, seed, style, size, glyphs, pw_range=(90, 240), force=()):
     plate = gp.render_plate(kind, text, r["plate"], glyphs, style)
     corners = pose(r["pose"], plate.size, (x0b * sx, x1b * sx, by * sy), (W, H),
                    pw_range, style)
-    if "dirt" in conds:
-        plate = gp.dirt(plate, r["dirt"], r["dirt"].uniform(0.7, 1.5))
-    cover = 0.0
-    if "occlusion" in conds:
-        plate, mask = occlude(plate, r["occlusion"])
-        cover = covered(mask, kind, text)
+    plate, mask = soil(plate, r, conds)
+    cover = 0.0 if mask is None else covered(mask, kind, text)
     # the same frame with a blank plate, to measure how much of the characters the
     # light and the camera leave (contrast())
-    blank = gp.render_plate(kind, text, r2["plate"], glyphs, style, chars=False)
-    if "dirt" in conds:
-        blank = gp.dirt(blank, r2["dirt"], r2["dirt"].uniform(0.7, 1.5))
-    if "occlusion" in conds:
-        blank, _ = occlude(blank, r2["occlusion"])
+    blank, _ = soil(gp.render_plate(kind, text, r2["plate"], glyphs, style,
+                                    chars=False), r2, conds)
     twin_frame = frame.copy()
     mount(twin_frame, blank, corners)
     mount(frame, plate, corners)
