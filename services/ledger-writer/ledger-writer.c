@@ -724,10 +724,10 @@ produce_committed(struct lw *w, uint64_t from, uint64_t to)
 
 /*
  * At start: the records committed but perhaps never acknowledged on ecogate.ledger.v1
- * (from ledger_publish.next_seq on) are produced again.
+ * (from ledger_publish.next_seq on, below seq to) are produced again.
  */
 static void
-republish(struct lw *w)
+republish(struct lw *w, uint64_t to)
 {
 	struct gk_db_res	*r;
 	const char		*p[1];
@@ -746,7 +746,7 @@ republish(struct lw *w)
 	gk_db_res_free(r);
 	w->pub_saved = w->pub_done = w->pub_next = next;
 	w->pub_lost = 0;
-	if ((n = produce_committed(w, next, UINT64_MAX)) == -1)
+	if ((n = produce_committed(w, next, to)) == -1)
 		return;
 	w->pub_synced = 1;
 	if (n > 0)
@@ -766,13 +766,9 @@ produce_gap(struct lw *w, uint64_t first)
 	int64_t	 n;
 	uint64_t from = w->pub_next;
 
-	if (!w->pub_synced) {
-		republish(w);	/* the start's republish did not get through */
-		return;
-	}
-	if (first <= from)
-		return;
-	if ((n = produce_committed(w, from, first)) > 0)
+	if (!w->pub_synced)
+		republish(w, first);	/* the start's did not get through */
+	else if (first > from && (n = produce_committed(w, from, first)) > 0)
 		gk_log(GK_LOG_INFO, "ledger.republished", "records=%" PRId64
 		    " from_seq=%" PRIu64 " reason=commit_in_doubt", n, from);
 }
@@ -1168,7 +1164,7 @@ try_open(struct lw *w)
 		publish_checkpoint(w, &c);
 		ledger_checkpoint_clear(&c);
 	}
-	republish(w);
+	republish(w, UINT64_MAX);
 	w->cp_at = gk_mono_ms();
 	gk_log(GK_LOG_INFO, "ledger.open", "site=%s size=%" PRIu64
 	    " last_checkpoint=%" PRIu64, w->cfg.site, ledger_store_size(w->store),
