@@ -86,9 +86,9 @@ if matches lpr_eval && [ -x "$dir/lpr_eval" ]; then
 	frames=build/bench/lpr-frames
 	n=${ECOGATE_LPR_FRAMES:-2000}
 	# again when too few, or made before gen_frames recorded the reading envelope
-	# with the characters' contrast
+	# with what an occluder leaves in view of the characters (evidence)
 	if [ "$(($(wc -l < "$frames/labels.csv" 2>/dev/null || echo 0) - 1))" -lt "$n" ] ||
-	    ! head -1 "$frames/labels.csv" | grep -q ',contrast,'; then
+	    ! head -1 "$frames/labels.csv" | grep -q ',evidence,'; then
 		echo "== generating $n held-out frames in $frames (a few minutes, once)"
 		rm -rf "$frames"
 		/usr/bin/python3 tools/lpr/gen_frames.py --seed 32 --style heldout \

@@ -186,7 +186,8 @@ add_item(struct item **items, int *n, int *cap, const struct item *it)
 	(*items)[(*n)++] = *it;
 }
 
-/* Splits a CSV line in place (no quoting: plates, kinds and names have no commas). */
+/* Splits a CSV line in place (no quoting: plates, kinds and names have no commas);
+ * the number of fields, or -1 when there are more than max. */
 static int
 fields(char *line, char **f, int max)
 {
@@ -194,7 +195,9 @@ fields(char *line, char **f, int max)
 	char	*p = line;
 
 	line[strcspn(line, "\r\n")] = '\0';
-	while (n < max) {
+	for (;;) {
+		if (n == max)
+			return -1;
 		f[n++] = p;
 		if ((p = strchr(p, ',')) == NULL)
 			break;
@@ -203,11 +206,14 @@ fields(char *line, char **f, int max)
 	return n;
 }
 
+/* Columns a labels file may have: gen_frames writes 17. */
+#define CSV_FIELDS	64
+
 static int
 read_csv(const char *csv, const char *dir, struct item **items, int *n, int *cap)
 {
 	FILE		*fp;
-	char		 line[4096], *f[16], *hdr[16], hbuf[4096];
+	char		 line[4096], *f[CSV_FIELDS], *hdr[CSV_FIELDS], hbuf[4096];
 	int		 nf, nh, i, lineno = 1, bad = 0;
 	int		 cf = -1, cp = -1, ck = -1, cc = -1, cx = -1, cy = -1, cw = -1;
 	int		 ch = -1, cond = -1, cl = -1;
@@ -222,7 +228,15 @@ read_csv(const char *csv, const char *dir, struct item **items, int *n, int *cap
 		fclose(fp);
 		return -1;
 	}
-	nh = fields(hbuf + (strncmp(hbuf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0), hdr, 16);
+	nh = fields(hbuf + (strncmp(hbuf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0), hdr,
+	    CSV_FIELDS);
+	if (nh < 0) {
+		/* not read past: a column beyond would be silently lost */
+		fprintf(stderr, "lpr_eval: %s:1: more than %d columns\n", csv,
+		    CSV_FIELDS);
+		fclose(fp);
+		return -1;
+	}
 	for (i = 0; i < nh; i++) {
 		if (strcmp(hdr[i], "file") == 0) cf = i;
 		else if (strcmp(hdr[i], "plate") == 0) cp = i;
@@ -242,7 +256,7 @@ read_csv(const char *csv, const char *dir, struct item **items, int *n, int *cap
 	}
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		lineno++;
-		nf = fields(line, f, 16);
+		nf = fields(line, f, CSV_FIELDS);
 		if (nf == 1 && f[0][0] == '\0')
 			continue;
 		if (nf < nh || f[cp][0] == '\0' ||

@@ -9,11 +9,12 @@
 # sit under what the models in models/versions.txt measured on these frames with the
 # daemon's defaults (detector 0.3.1 + reader 0.6.0, two refiner passes, province and
 # character readers at 0.6: 88.75 % whole plate, recall 99.5 %, a wrong plate out in
-# 5.25 % of frames; 95.3 % of the 342 frames inside gen_frames' reading envelope;
-# models/MODEL_CARD.md). The legible floor is a point under issue 5's 95 % so that
-# one frame read otherwise on another CPU does not fail it; the all-frames figure is
-# far below 95 %. Raise the floors with the weights. Reader 0.5.0 with its defaults
-# of then (85.5 %, 92.4 % of the legible frames) fails them.
+# 5.25 % of frames; 97.3 % of the 330 frames inside gen_frames' reading envelope;
+# models/MODEL_CARD.md). The legible floor is issue 5's 95 %, seven frames under
+# what was measured, so that a frame or two read otherwise on another CPU does not
+# fail it; the all-frames figure is far below 95 % (a sixth of the frames nobody can
+# read). Raise the floors with the weights. Reader 0.5.0 with its defaults of then
+# fails them.
 if(TARGET lpr_core)
 	add_executable(test_lpr ${CMAKE_CURRENT_LIST_DIR}/test_lpr.c)
 	target_link_libraries(test_lpr PRIVATE lpr_core gk_testutil)
@@ -48,7 +49,7 @@ if(TARGET darknet-lpr)
 	target_link_libraries(lpr_eval PRIVATE lpr_net gatekit_core m)
 	set_target_properties(lpr_eval PROPERTIES BUILD_RPATH /usr/lib/darknet)
 	set(LPR_MIN_ACCURACY 0.86)	# whole plate right and published, of all frames
-	set(LPR_MIN_LEGIBLE 0.94)	# the same, of the frames inside the reading envelope
+	set(LPR_MIN_LEGIBLE 0.95)	# the same, of the frames inside the reading envelope
 	set(LPR_MIN_RECALL 0.97)	# detector, IoU >= 0.5
 	set(LPR_MAX_WRONG 0.07)		# frames where a wrong plate would go out
 	add_test(NAME lpr.accuracy COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/lpr_accuracy.sh

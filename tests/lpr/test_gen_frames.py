@@ -13,9 +13,10 @@ is recorded but not drawn would make those scores lie.
   dirty or occluded plate changes nothing outside its box and an occluder covers at
   most 10 % of the plate, ...).
 - the reading envelope: each frame's recorded char_px, motion_px, focus_px, covered,
-  contrast and noise_sd fit its plate and conditions, legible follows
+  evidence, contrast and noise_sd fit its plate and conditions, legible follows
   gen_frames.LEGIBLE, clean frames are legible, covered() and contrast() measure
-  character boxes where GA 36 puts them, a blank plate (render_plate chars=False)
+  character boxes where GA 36 puts them, evidence() tells a bar over an E's bottom
+  (an F) from one over its middle and rivals() follow the slot alphabets, a blank plate (render_plate chars=False)
   differs from its inked twin only inside the character boxes, and low light lowers
   the recorded contrast.
 - the command line: --size honoured, labels.csv parses, the same seed gives the same
@@ -154,6 +155,9 @@ def envelope(tag, row, conds, size):
         check(fp == 0, "%s: focus_px %s without focus blur" % (tag, fp))
     check(0 <= cov <= 1 and (cov == 0 or "occlusion" in conds),
           "%s: covered %s" % (tag, cov))
+    seen = row["evidence"]
+    check(0 <= seen <= 1 and (seen == 1 or cov > 0), "%s: evidence %s, covered %s" %
+          (tag, seen, cov))
     ink, sd = row["contrast"], row["noise_sd"]
     check(0 <= ink <= 255, "%s: contrast %s" % (tag, ink))
     if "noise" in conds:
@@ -161,7 +165,8 @@ def envelope(tag, row, conds, size):
     else:
         check(sd == 0, "%s: noise_sd %s without noise" % (tag, sd))
     want = int(mp <= gf.LEGIBLE["motion"] * cw and fp <= gf.LEGIBLE["focus"] * cw and
-               cov <= gf.LEGIBLE["covered"] and ink >= gf.LEGIBLE["contrast"] and
+               cov <= gf.LEGIBLE["covered"] and seen >= gf.LEGIBLE["evidence"] and
+               ink >= gf.LEGIBLE["contrast"] and
                ink >= gf.LEGIBLE["snr"] * sd)
     check(row["legible"] == want, "%s: legible %s, want %s" % (tag, row["legible"], want))
     if not conds:
@@ -191,6 +196,44 @@ def coverage():
                                       fill=255)
         check(gf.covered(gap, kind, text) == 0, "%s: a mask between boxes covers %.3f" %
               (kind, gf.covered(gap, kind, text)))
+
+
+def distinguishable(glyphs):
+    """evidence() on bars drawn over one known character: what a bar hides decides,
+    not how much of the box it covers; and rivals() follows the slot alphabets."""
+    from PIL import ImageDraw
+    kind, text = "blue", "沪A12E45"
+    pw, ph, boxes, _ = gp.layout(kind, text)
+    ppm = 0.5
+    x, y, w, h = (v * ppm for v in boxes[4])          # the E
+    bw, bh = int(w), int(h)
+
+    def barred(top, bottom):
+        mask = Image.new("L", (int(pw * ppm), int(ph * ppm)), 0)
+        ImageDraw.Draw(mask).rectangle([int(x), int(y) + int(top * bh), int(x) + bw - 1,
+                                        int(y) + int(bottom * bh) - 1], fill=255)
+        return mask
+
+    for font in range(3):
+        drawn = (font, 0, ppm)
+        # the same share of the E covered; at the bottom it is an F
+        low = gf.evidence(barred(0.8, 1.0), kind, text, glyphs, drawn)
+        mid = gf.evidence(barred(0.4, 0.6), kind, text, glyphs, drawn)
+        check(low < gf.LEGIBLE["evidence"] <= mid and low < 0.5 * mid,
+              "evidence(E, font %d): bottom bar %.2f, middle bar %.2f" % (font, low, mid))
+        check(gf.evidence(barred(0, 1), kind, text, glyphs, drawn) == 0,
+              "evidence(E covered whole) > 0")
+        check(gf.evidence(Image.new("L", (int(pw * ppm), int(ph * ppm)), 0), kind,
+                          text, glyphs, drawn) == 1, "evidence(nothing covered) < 1")
+    check(len(gf.rivals(kind, 0, "沪")) == 31 and "使" in gf.rivals(kind, 0, "沪"),
+          "rivals of a province: %s" % "".join(gf.rivals(kind, 0, "沪")))
+    check("".join(gf.rivals(kind, 1, "A")) == gp.ISSUERS[1:],
+          "rivals of an issuing letter: %s" % "".join(gf.rivals(kind, 1, "A")))
+    check("".join(gf.rivals("nev_small", 2, "D")) == "F" and
+          "".join(gf.rivals("nev_large", 7, "F")) == "D", "rivals of the new-energy D/F")
+    serial = "".join(gf.rivals(kind, 4, "8"))
+    check("8" not in serial and "O" not in serial and "I" not in serial and
+          len(serial) == len(gp.SERIAL) - 1, "rivals of a serial digit: %s" % serial)
 
 
 def visibility(glyphs):
@@ -370,6 +413,7 @@ def main():
     clean = sample(glyphs)
     forced(glyphs, clean[:2])
     coverage()
+    distinguishable(glyphs)
     visibility(glyphs)
     command_line()
     print("gen_frames: %d failures" % len(FAILURES))

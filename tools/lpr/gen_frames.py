@@ -14,17 +14,18 @@ Some draws make a plate that nobody could read: a 13 px smear over 9 px characte
 hook over a whole character, a plate washed white by the IR flash.  Each frame
 therefore also records how hard it is -- the narrowest character's width in frame
 pixels, the motion blur's length, the focus blur's sigma, the largest share of any
-one character the occluder covers, how visible the weakest character is against the
-same plate drawn blank (contrast()) and the sensor noise -- and whether that is
-inside the reading envelope (LEGIBLE), so that an evaluation can tell a misread
-plate from an unreadable one.
+one character the occluder covers, how much of what tells a covered character from
+the others it leaves in view (evidence()), how visible the weakest character is
+against the same plate drawn blank (contrast()) and the sensor noise -- and whether
+that is inside the reading envelope (LEGIBLE), so that an evaluation can tell a
+misread plate from an unreadable one.
 
 It reuses gen_plates' plate renderer and gen_scenes' vehicle drawing without changing
 their random draws: the committed training sets are reproduced from those.
 
 Output: <out>/NNNNNNN_<PLATE>.jpg and <out>/labels.csv with
-file,plate,kind,class,x,y,w,h,conditions,char_px,motion_px,focus_px,covered,contrast,
-noise_sd,legible
+file,plate,kind,class,x,y,w,h,conditions,char_px,motion_px,focus_px,covered,evidence,
+contrast,noise_sd,legible
 (class as gen_scenes.CLASS, the box in frame pixels = the bounds of the placed
 plate's corners, conditions '+'-joined or 'clean', legible 1 or 0).
 labels.csv is written row by row, so a stopped run keeps the labels of its frames.
@@ -55,18 +56,22 @@ CONDITIONS = {"night_ir": 0.12, "low_light": 0.12, "glare": 0.12, "focus_blur": 
               "occlusion": 0.10}
 STREAMS = ("scene", "plate", "pose", "camera") + tuple(CONDITIONS)
 COLUMNS = ["file", "plate", "kind", "class", "x", "y", "w", "h", "conditions",
-           "char_px", "motion_px", "focus_px", "covered", "contrast", "noise_sd",
-           "legible"]
+           "char_px", "motion_px", "focus_px", "covered", "evidence", "contrast",
+           "noise_sd", "legible"]
 
 # The reading envelope: past any of these a person looking at the frame cannot read
 # every character, so a frame beyond them scores how often a wrong plate comes out,
 # not whether the right one does.  Set by eye on contact sheets of the 2,000 benchmark
 # frames graded by each measure (the province character goes first): motion blur
 # longer than 0.3 of the narrowest character's width, a focus blur sigma above 0.15
-# of it, more than 40 % of any one character covered, or the weakest character's
-# contrast (contrast()) under 16 grey levels -- a plate washed white by glare or the
-# IR flash, a red 警 or 领 gone in the dark -- or under 2.5 times the sensor noise.
-LEGIBLE = {"motion": 0.3, "focus": 0.15, "covered": 0.4, "contrast": 16.0, "snr": 2.5}
+# of it, more than 40 % of any one character covered, less than 55 % of what tells a
+# covered character from its nearest rival left in view (evidence(): a bar over the
+# top of an F makes it a P; on the sheets the frames under 0.55 were mostly
+# ambiguous, those over it mostly readable), or the weakest character's contrast
+# (contrast()) under 16 grey levels -- a plate washed white by glare or the IR
+# flash, a red 警 or 领 gone in the dark -- or under 2.5 times the sensor noise.
+LEGIBLE = {"motion": 0.3, "focus": 0.15, "covered": 0.4, "evidence": 0.55,
+           "contrast": 16.0, "snr": 2.5}
 
 
 def draw_conditions(rng, force=()):
@@ -140,6 +145,72 @@ def covered(mask, kind, text):
     return worst
 
 
+def rivals(kind, k, ch):
+    """The characters that could stand at slot k of a plate of this kind instead of
+    ch, by the slot alphabets a reader (and a person who knows plates) decodes with:
+    another province, another plate-end character, the new-energy D/F, an issuing
+    letter, or a serial letter (no I, O) or digit."""
+    if ch in gp.PROVINCES or ch == "使":
+        pool = gp.PROVINCES + "使"
+    elif ord(ch) > 0x2000:
+        pool = "挂学警港澳领"
+    elif (kind, k) in (("nev_small", 2), ("nev_large", 7)):
+        pool = "DF"
+    elif k == 1 and ch.isalpha():
+        pool = gp.ISSUERS
+    else:
+        pool = gp.SERIAL
+    return [c for c in pool if c != ch]
+
+
+def evidence(mask, kind, text, glyphs, drawn):
+    """How much of what tells a covered character from its rivals the occluder leaves
+    in view, 0..1 (1: nothing covered).  Each rival (rivals()) is drawn in the
+    character's box as the plate drew its characters (drawn: render_plate's
+    info["glyphs"]); the ink where the two differ is summed over the box and over its
+    uncovered part, each at the rival's best sideways fit; the smallest ratio over
+    rivals and covered characters.  A bar over the bottom of an E leaves most of it in
+    view and nothing that tells it from an F, which the covered share (covered())
+    cannot see."""
+    font_i, weight, ppm = drawn
+    _, _, boxes, _ = gp.layout(kind, text)
+    m = np.asarray(mask, np.float32) / 255
+    worst = 1.0
+    for k, (ch, (x, y, w, h)) in enumerate(zip(text, boxes)):
+        bw, bh = max(4, int(w * ppm)), max(6, int(h * ppm))
+        x0, y0 = int(x * ppm), int(y * ppm)
+        cov = m[y0:y0 + bh, x0:x0 + bw]
+        if not cov.size or cov.max() == 0:
+            continue
+        seen = 1 - cov
+
+        def ink(c):
+            g = glyphs.mask(c, bw, bh, font_i + (0 if ord(c) < 0x2000 else 1), weight)
+            return np.asarray(g, np.float32)[:cov.shape[0], :cov.shape[1]] / 255
+
+        mine = ink(ch)
+        for c in rivals(kind, k, ch):
+            # the rival moved sideways where it fits best: glyphs of other widths
+            # sit centred, and a stem a pixel off tells a person nothing
+            full, kept = math.inf, math.inf
+            for dx in range(-(bw // 5), bw // 5 + 1):
+                d = np.abs(mine - shifted(ink(c), dx))
+                full, kept = min(full, d.sum()), min(kept, (d * seen).sum())
+            if full > 0:
+                worst = min(worst, float(kept / full))
+    return worst
+
+
+def shifted(a, dx):
+    """a moved dx columns right (left when negative), blank where it left."""
+    out = np.zeros_like(a)
+    if dx >= 0:
+        out[:, dx:] = a[:, :a.shape[1] - dx]
+    else:
+        out[:, :dx] = a[:, -dx:]
+    return out
+
+
 def char_width(kind, text, corners):
     """The narrowest character box's width in frame pixels: the plate's mean edge
     width in the frame times the box's share of the plate's width."""
@@ -187,11 +258,11 @@ def contrast(frame, blank, kind, text, corners):
     return worst
 
 
-def legible(char_px, motion_px, focus_px, cover, ink, noise_sd):
+def legible(char_px, motion_px, focus_px, cover, seen, ink, noise_sd):
     """Inside the reading envelope (LEGIBLE)?"""
     return (motion_px <= LEGIBLE["motion"] * char_px and
             focus_px <= LEGIBLE["focus"] * char_px and cover <= LEGIBLE["covered"] and
-            ink >= LEGIBLE["contrast"] and ink >= LEGIBLE["snr"] * noise_sd)
+            seen >= LEGIBLE["evidence"] and ink >= LEGIBLE["contrast"] and ink >= LEGIBLE["snr"] * noise_sd)
 
 
 def pose(rng, plate_size, bumper, frame_size, pw_range, style):
@@ -341,10 +412,12 @@ def make_frame(i, seed, style, size, glyphs, pw_range=(90, 240), force=()):
     text = gp.plate_text(kind, r["plate"])
     r2 = twin(r)    # the blank twin's streams: the same draws from here on
     plate = gp.render_plate(kind, text, r["plate"], glyphs, style)
+    drawn = plate.info["glyphs"]
     corners = pose(r["pose"], plate.size, (x0b * sx, x1b * sx, by * sy), (W, H),
                    pw_range, style)
     plate, mask = soil(plate, r, conds)
-    cover = 0.0 if mask is None else covered(mask, kind, text)
+    cover = 0.0 if mask is None else round(covered(mask, kind, text), 3)
+    seen = 1.0 if mask is None else round(evidence(mask, kind, text, glyphs, drawn), 3)
     # the same frame with a blank plate, to measure how much of the characters the
     # light and the camera leave (contrast())
     blank, _ = soil(gp.render_plate(kind, text, r2["plate"], glyphs, style,
@@ -363,10 +436,10 @@ def make_frame(i, seed, style, size, glyphs, pw_range=(90, 240), force=()):
     row = {"plate": text, "kind": kind, "class": gs.CLASS[kind], "x": x, "y": y,
            "w": w, "h": h, "conditions": "+".join(sorted(conds)) or "clean",
            "char_px": round(cw, 1), "motion_px": look["motion_px"],
-           "focus_px": round(look["focus_px"], 2), "covered": round(cover, 3),
-           "contrast": ink, "noise_sd": sd,
-           "legible": int(legible(cw, look["motion_px"], look["focus_px"], cover, ink,
-                                  sd)),
+           "focus_px": round(look["focus_px"], 2), "covered": cover,
+           "evidence": seen, "contrast": ink, "noise_sd": sd,
+           "legible": int(legible(cw, look["motion_px"], look["focus_px"], cover, seen,
+                                  ink, sd)),
            "corners": corners}
     return frame, quality, row
 

@@ -266,6 +266,9 @@ def render_plate(kind, text, rng, glyphs, style, chars=True):
         for fx in xs:
             cx = int(fx * W + rng.uniform(-3, 3))
             d.ellipse([cx - rr, ry - rr, cx + rr, ry + rr], fill=jitter_colour(shade, rng, 30))
+    # how the characters were drawn, for gen_frames.evidence() to draw their rivals
+    # the same way: the font variant, the stroke weight, pixels per mm
+    plate.info["glyphs"] = (font_i, weight, ppm)
     return plate
 
 
