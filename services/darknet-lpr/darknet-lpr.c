@@ -74,6 +74,7 @@ struct lpr_cfg {
 	char		*prov_cfg;
 	char		*prov_weights;
 	double		 prov_mix;
+	char		*prov_prior;
 	char		*chars_cfg;
 	char		*chars_weights;
 	double		 chars_mix;
@@ -137,6 +138,9 @@ static const struct gk_cfg_key lpr_keys[] = {
 	    0, 900, 0, "province reader weights" },
 	{ "province.mix", GK_CFG_DOUBLE, O(prov_mix), "0.6", 0, 1, 0,
 	    "province reader's share of the first character (0: off, 1: it alone)" },
+	{ "province.prior", GK_CFG_STR, O(prov_prior), NULL, 0, 400, 0,
+	    "the site's traffic by province, e.g. 沪:0.5,苏:0.15 (the rest evenly "
+	    "over the others; sum at most 0.95); empty: every province alike" },
 	{ "chars.cfg", GK_CFG_STR, O(chars_cfg), "plate-chars.cfg", 0, 900, 0,
 	    "character reader network; empty: the reader alone reads the others" },
 	{ "chars.weights", GK_CFG_STR, O(chars_weights), "plate-chars.weights", 0,
@@ -384,6 +388,13 @@ models_setup(struct darknet_lpr *d)
 	m->prov_mix = (float)c->prov_mix;
 	m->chars_mix = (float)c->chars_mix;
 	m->chars_sure = (float)c->chars_sure;
+	if (pd_prior_parse(&m->alpha, c->prov_prior, m->prov_prior, err,
+	    sizeof(err)) == -1) {
+		gk_log(GK_LOG_ERR, "lpr.init_failed", "what=province.prior reason=%s",
+		    err);
+		return -1;
+	}
+	m->prov_prior_on = c->prov_prior != NULL && c->prov_prior[0] != '\0';
 	m->colour_overrule = (float)c->colour_overrule;
 	m->plate_flags = c->nev_ext ? GK_PLATE_NEV_EXT : 0;
 	m->limits.max_bytes = (size_t)c->max_bytes;
@@ -805,7 +816,7 @@ lpr_setup(struct darknet_lpr *d)
 	    "detector_version=%s detector_input=%dx%d reader=%s reader_weights=%s "
 	    "reader_version=%s reader_input=%dx%dx%d slots=%d symbols=%d "
 	    "refiner=%s refiner_passes=%d province=%s province_mix=%.2f "
-	    "chars=%s chars_mix=%.2f classes=%d workers=%d",
+	    "province_prior=%s chars=%s chars_mix=%.2f classes=%d workers=%d",
 	    d->models.det_cfg, d->models.det_weights,
 	    d->models.det_version, dw, dh, d->models.rd_cfg, d->models.rd_weights,
 	    d->models.rd_version, rw, rh, rc, slots, d->models.alpha.nsym,
@@ -813,6 +824,7 @@ lpr_setup(struct darknet_lpr *d)
 	    d->models.refine_passes,
 	    d->models.prov_cfg[0] != '\0' ? d->models.prov_weights : "(off)",
 	    (double)d->models.prov_mix,
+	    d->models.prov_prior_on ? d->cfg.prov_prior : "(off)",
 	    d->models.chars_cfg[0] != '\0' ? d->models.chars_weights : "(off)",
 	    (double)d->models.chars_mix,
 	    d->models.nclasses, d->nworkers);

@@ -468,6 +468,7 @@ lpr_models_load(struct lpr_models *m, const char *dir,
 	m->prov_mix = 0.6f;
 	m->chars_mix = 0.6f;
 	m->chars_sure = 0.98f;
+	m->prov_prior_on = 0;
 	m->colour_overrule = 10;
 	m->limits.max_bytes = 4u << 20;
 	m->limits.max_w = m->limits.max_h = 4096;
@@ -631,6 +632,8 @@ read_layout(struct lpr *l, const struct frame *f, const struct refine_box *box,
 		}
 	}
 	mix_glyphs(l, f, box, double_row);
+	if (m->prov_prior_on)
+		pd_prior_apply(&m->alpha, l->rd_sum, m->prov_prior);
 	pd_argmax(&m->alpha, l->rd_sum, l->slots, p->argmax, sizeof(p->argmax));
 	/*
 	 * The detector's colour is a guess too (white police plates come out green):

@@ -62,6 +62,9 @@ struct lpr_models {
 					 * slot (log-linear), 0 to 1 */
 	float		chars_mix;	/* character reader's share of the
 					 * other slots, 0 to 1 */
+	int		prov_prior_on;	/* 0: every province alike */
+	float		prov_prior[PD_SYM_MAX];	/* the site's province prior
+					 * (pd_prior_parse()) */
 	float		chars_sure;	/* a slot the reader gives one symbol
 					 * this much or more is not asked
 					 * again; above 1: every slot is */

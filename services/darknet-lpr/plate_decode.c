@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "plate_decode.h"
@@ -361,4 +362,100 @@ pd_argmax(const struct pd_alphabet *a, const float *probs, int npos, char *buf,
 		off += n;
 	}
 	buf[off] = '\0';
+}
+
+/* A symbol that may open a plate: the province reader's and the prior's business. */
+static int
+first_position(const struct pd_alphabet *a, int k)
+{
+	return (a->cls[k] & (C_PROV | C_SHI)) != 0;
+}
+
+int
+pd_prior_parse(const struct pd_alphabet *a, const char *spec, float *w, char *err,
+    size_t errlen)
+{
+	double	 share[PD_SYM_MAX], sum = 0, v;
+	int	 named[PD_SYM_MAX], k, nfirst = 0, nnamed = 0, item = 0;
+	const char *p = spec, *colon, *end;
+	char	*num_end, num[32];
+	uint32_t cp;
+
+	memset(named, 0, sizeof(named));
+	for (k = 0; k < a->nsym; k++) {
+		w[k] = 1;
+		nfirst += first_position(a, k);
+	}
+	while (p != NULL && *p != '\0') {
+		item++;
+		while (*p == ' ')
+			p++;
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		colon = memchr(p, ':', (size_t)(end - p));
+		if (colon == NULL || (size_t)(end - colon - 1) >= sizeof(num)) {
+			snprintf(err, errlen, "item %d: not PROVINCE:SHARE", item);
+			return -1;
+		}
+		cp = one_char((const unsigned char *)p, (size_t)(colon - p));
+		for (k = 0; k < a->nsym; k++)
+			if (cp != 0 && a->cp[k] == cp && k != a->blank)
+				break;
+		if (k == a->nsym || !first_position(a, k)) {
+			snprintf(err, errlen, "item %d: '%.*s' is not a province the reader "
+			    "knows", item, (int)(colon - p), p);
+			return -1;
+		}
+		if (named[k]) {
+			snprintf(err, errlen, "item %d: '%.*s' named twice", item,
+			    (int)(colon - p), p);
+			return -1;
+		}
+		memcpy(num, colon + 1, (size_t)(end - colon - 1));
+		num[end - colon - 1] = '\0';
+		v = strtod(num, &num_end);
+		while (*num_end == ' ')
+			num_end++;
+		if (num_end == num || *num_end != '\0' || !(v > 0) || v > 1) {
+			snprintf(err, errlen, "item %d: share '%s' is not a number over 0 and "
+			    "at most 1", item, num);
+			return -1;
+		}
+		named[k] = 1;
+		share[k] = v;
+		sum += v;
+		nnamed++;
+		p = *end == ',' ? end + 1 : end;
+	}
+	if (sum > PD_PRIOR_MAX + 1e-9) {
+		snprintf(err, errlen, "the shares add up to %.3f: at most %.2f, so that "
+		    "plates from the other provinces can still be read", sum,
+		    PD_PRIOR_MAX);
+		return -1;
+	}
+	if (nnamed == 0 || nfirst == 0)
+		return 0;
+	for (k = 0; k < a->nsym; k++)
+		if (first_position(a, k))
+			w[k] = (float)((named[k] ? share[k] : nfirst > nnamed ?
+			    (1 - sum) / (nfirst - nnamed) : 0) * nfirst);
+	return 0;
+}
+
+void
+pd_prior_apply(const struct pd_alphabet *a, float *probs, const float *w)
+{
+	double	 before = 0, after = 0;
+	int	 k;
+
+	for (k = 0; k < a->nsym; k++) {
+		before += probs[k];
+		probs[k] *= w[k];
+		after += probs[k];
+	}
+	if (after <= 0)
+		return;
+	for (k = 0; k < a->nsym; k++)
+		probs[k] = (float)(probs[k] * (before / after));
 }

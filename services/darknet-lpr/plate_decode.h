@@ -75,6 +75,28 @@ int	pd_decode_guess(const struct pd_alphabet *a, const float *probs, int npos,
 	    enum gk_plate_colour colour, unsigned flags, double factor,
 	    struct pd_read *out, int *overruled);
 
+/*
+ * A site's province prior. The readers were trained on every province equally often;
+ * a gate in Shanghai sees mostly 沪 and its neighbours, and where the first character
+ * is a close call (苏 or 沪 under dirt at night) that knowledge should tip it, as the
+ * "preferred province" setting of commercial plate cameras does. spec lists shares of
+ * the traffic, "沪:0.5,苏:0.15,浙:0.1": each named first-position symbol (a province
+ * or 使) gets its share, the others share the rest evenly. The shares must be over 0
+ * and add up to at most PD_PRIOR_MAX, so that a plate from elsewhere can still be
+ * read. Fills w[a->nsym]: the share of each first-position symbol divided by the
+ * share it has when all are equal (Bayes' rule against the readers' even prior), 1
+ * for every other symbol; "" (or NULL) gives all 1. Returns 0, or -1 with err saying
+ * what is wrong where.
+ */
+#define PD_PRIOR_MAX	0.95
+
+int	pd_prior_parse(const struct pd_alphabet *a, const char *spec, float *w,
+	    char *err, size_t errlen);
+
+/* Multiplies the first position's probabilities in probs by w (pd_prior_parse()) and
+ * makes them add up to what they added up to before. */
+void	pd_prior_apply(const struct pd_alphabet *a, float *probs, const float *w);
+
 /* The argmax string of probs, blanks skipped, for logs (may be illegal). */
 void	pd_argmax(const struct pd_alphabet *a, const float *probs, int npos,
 	    char *buf, size_t len);

@@ -9,7 +9,7 @@
  *
  *	lpr_eval [-m models] [-K classes] [-x pad_x] [-y pad_y] [-V views] [-R passes]
  *	    [-P province_mix] [-G chars_mix] [-S chars_sure] [-O overrule]
- *	    [-T det_threshold]
+ *	    [-T det_threshold] [-p province_prior]
  *	    [-n max] [-c min_conf] [-C] [-j out.json]
  *	    [-a min_accuracy] [-A min_legible_accuracy] [-r min_recall]
  *	    [-w max_wrong] [-v] INPUT
@@ -28,8 +28,9 @@
  * -G the character reader's (reader.views, refiner.passes, province.mix,
  * chars.mix; -R 0, -P 0 and -G 0 run without those networks, for a models folder
  * that lacks them), -S chars.sure (above 1: every slot is read again), -O
- * read.colour_overrule (0: the detector's colour always constrains the read) and
- * -T detector.threshold.
+ * read.colour_overrule (0: the detector's colour always constrains the read),
+ * -T detector.threshold and -p province.prior (e.g. "沪:0.5,苏:0.15", to measure a
+ * site's prior on its own labelled photos).
  *
  * A frame counts as read right when the daemon would have published its labelled
  * plate: a legal read at or above the publishing confidence (-c, the daemon's
@@ -497,7 +498,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: lpr_eval [-m models] [-K classes] [-x pad_x] "
 	    "[-y pad_y] [-V views] [-R passes] [-P mix] [-G mix] [-S sure] "
-	    "[-O overrule] "
+	    "[-p prior] [-O overrule] "
 	    "[-T det_threshold] [-n max] "
 	    "[-c min_conf] [-C] [-j out.json] [-a min_accuracy] "
 	    "[-A min_legible_accuracy] [-r min_recall] "
@@ -512,6 +513,7 @@ main(int argc, char *argv[])
 	static struct lpr_result r;
 	static struct tally t;
 	const char	*dir = "models", *json = NULL, *in, *classes = NULL;
+	const char	*prior = NULL;
 	struct lpr_files files = lpr_files_default;
 	char		 err[256], labels[LPR_PATH_MAX], base[LPR_PATH_MAX], *slash;
 	struct item	*items = NULL;
@@ -526,7 +528,7 @@ main(int argc, char *argv[])
 	int		 ch, i, n = 0, cap = 0, max = 0, crops = 0, unreadable = 0, rc = 0;
 	FILE		*fp;
 
-	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:A:r:w:x:y:V:R:P:G:S:O:T:v")) != -1)
+	while ((ch = getopt(argc, argv, "m:K:n:c:Cj:a:A:r:w:x:y:V:R:P:G:S:O:T:p:v")) != -1)
 		switch (ch) {
 		case 'm': dir = optarg; break;
 		case 'K': classes = optarg; break;
@@ -537,6 +539,7 @@ main(int argc, char *argv[])
 		case 'P': mix = atof(optarg); break;
 		case 'G': gmix = atof(optarg); break;
 		case 'S': sure = atof(optarg); break;
+		case 'p': prior = optarg; break;
 		case 'O': overrule = atof(optarg); break;
 		case 'T': det_thresh = atof(optarg); break;
 		case 'n': max = atoi(optarg); break;
@@ -607,6 +610,12 @@ main(int argc, char *argv[])
 		m.colour_overrule = (float)overrule;
 	if (det_thresh > 0)
 		m.det_thresh = (float)det_thresh;
+	if (pd_prior_parse(&m.alpha, prior, m.prov_prior, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lpr_eval: -p: %s\n", err);
+		free(items);
+		return 2;
+	}
+	m.prov_prior_on = prior != NULL && prior[0] != '\0';
 	if (access(m.det_weights, R_OK) != 0 || access(m.rd_weights, R_OK) != 0)
 		fprintf(stderr, "lpr_eval: warning: %s lacks weights: random networks\n",
 		    dir);

@@ -288,6 +288,80 @@ test_decode(void)
 	}
 }
 
+/*
+ * The site's province prior: shares turned into Bayes weights against the readers'
+ * even prior, a close first character tipped by them and a clear one not, and a
+ * prior that would shut out the other provinces refused.
+ */
+static void
+test_prior(void)
+{
+	float probs[SLOTS * 128], w[128];
+	struct pd_read r;
+	char err[160];
+	double before, after;
+	int k, hu = sym("沪"), su = sym("苏"), a = sym("A");
+	const char *w1[] = { "苏", "A", "1", "2", "3", "4", "5", "_" };
+	const char *s1[] = { "沪", NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	static const float hi[SLOTS] = { .45f, .9f, .9f, .9f, .9f, .9f, .9f, .9f };
+	static const float q[SLOTS] = { .40f, 0, 0, 0, 0, 0, 0, 0 };
+
+	/* 31 provinces and 使 open a plate: each has 1/32 of an even prior. */
+	T_REQUIRE(pd_prior_parse(&A, "沪:0.5, 苏:0.15,", w, err, sizeof(err)) == 0);
+	T_CHECKF(fabsf(w[hu] - 16) < 1e-4 && fabsf(w[su] - 4.8f) < 1e-4,
+	    "w 沪 %g 苏 %g", (double)w[hu], (double)w[su]);
+	T_CHECKF(fabsf(w[sym("浙")] - 0.35f / 30 * 32) < 1e-4 &&
+	    fabsf(w[sym("使")] - 0.35f / 30 * 32) < 1e-4, "w 浙 %g", (double)w[sym("浙")]);
+	T_CHECK(w[a] == 1 && w[sym("5")] == 1 && w[A.blank] == 1);
+
+	/* 苏 0.45 against 沪 0.40: read 苏 alike, 沪 at a site that sees mostly 沪. */
+	make_probs(probs, w1, hi, s1, q);
+	T_REQUIRE(pd_decode(&A, probs, SLOTS, GK_PLATE_COLOUR_BLUE, 0, &r) == 0);
+	T_STREQ(r.plate, "苏A12345");
+	for (before = 0, k = 0; k < A.nsym; k++)
+		before += probs[k];
+	pd_prior_apply(&A, probs, w);
+	for (after = 0, k = 0; k < A.nsym; k++)
+		after += probs[k];
+	T_CHECKF(fabs(before - after) < 1e-5, "slot 0 sums %g, then %g", before, after);
+	T_REQUIRE(pd_decode(&A, probs, SLOTS, GK_PLATE_COLOUR_BLUE, 0, &r) == 0);
+	T_STREQ(r.plate, "沪A12345");
+	/* only the first character moves */
+	T_CHECK(fabsf(probs[A.nsym + a] - .9f) < 1e-6);
+
+	/* A clear 苏 stays 苏 under the same prior. */
+	{
+		static const float sure[SLOTS] = { .95f, .9f, .9f, .9f, .9f, .9f, .9f,
+		    .9f };
+
+		make_probs(probs, w1, sure, NULL, NULL);
+		pd_prior_apply(&A, probs, w);
+		T_REQUIRE(pd_decode(&A, probs, SLOTS, GK_PLATE_COLOUR_BLUE, 0, &r) == 0);
+		T_STREQ(r.plate, "苏A12345");
+	}
+
+	/* Empty: every weight 1. */
+	T_REQUIRE(pd_prior_parse(&A, "", w, err, sizeof(err)) == 0);
+	for (k = 0; k < A.nsym; k++)
+		T_CHECK(w[k] == 1);
+	T_REQUIRE(pd_prior_parse(&A, NULL, w, err, sizeof(err)) == 0);
+	T_CHECK(w[hu] == 1);
+
+	/* Refused, with what and where. */
+	T_CHECK(pd_prior_parse(&A, "沪:0.6,苏:0.4", w, err, sizeof(err)) == -1);
+	T_CHECKF(strstr(err, "add up to 1.000") != NULL, "%s", err);
+	T_CHECK(pd_prior_parse(&A, "沪:0.5,A:0.1", w, err, sizeof(err)) == -1);
+	T_CHECKF(strstr(err, "item 2: 'A' is not a province") != NULL, "%s", err);
+	T_CHECK(pd_prior_parse(&A, "沪0.5", w, err, sizeof(err)) == -1);
+	T_CHECKF(strstr(err, "not PROVINCE:SHARE") != NULL, "%s", err);
+	T_CHECK(pd_prior_parse(&A, "沪:0", w, err, sizeof(err)) == -1);
+	T_CHECK(pd_prior_parse(&A, "沪:half", w, err, sizeof(err)) == -1);
+	T_CHECKF(strstr(err, "share 'half'") != NULL, "%s", err);
+	T_CHECK(pd_prior_parse(&A, "沪:0.2,沪:0.1", w, err, sizeof(err)) == -1);
+	T_CHECKF(strstr(err, "named twice") != NULL, "%s", err);
+	T_CHECK(pd_prior_parse(&A, "沪:nan", w, err, sizeof(err)) == -1);
+}
+
 static void
 test_queue(void)
 {
@@ -625,6 +699,7 @@ main(void)
 	load_symbols();
 	test_alphabet();
 	test_decode();
+	test_prior();
 	test_queue();
 	test_pool();
 	test_yolo();
