@@ -15,7 +15,9 @@ also be read. Bad payloads (zero bytes, not a JPEG, truncated, damaged scan, abs
 dimensions, over frame.max_bytes) are rejected with their reason and counted, and the
 daemon goes on to process the next good frame. A flood on one lane with one worker
 drops that lane's oldest frames while a frame of another lane is still processed.
-SIGTERM ends it with exit status 0 and its counters.
+SIGTERM ends it with exit status 0 and its counters. A province prior that adds up to
+1 (province.prior) stops it at start with lpr.init_failed; the run uses a good one,
+which its lpr.models line names.
 
 Environment: DARKNET_LPR (the binary), ECOGATE_MQTT_PORT, ECOGATE_SOURCE_DIR.
 """
@@ -142,6 +144,25 @@ def main():
         # weights, so reads are published and their shape and ids are checked.
         # Its drawn "plate" has no real characters for a trained model to find.
         env["ECOGATE_DETECTOR_THRESHOLD"] = "0.000001"
+        # 0. A province prior that would shut out the provinces it does not name
+        # stops the daemon at start, saying what is wrong; a good one is taken.
+        bad_env = dict(env, ECOGATE_PROVINCE_PRIOR="沪:0.6,苏:0.4",
+                       ECOGATE_INSTANCE="it-prior")
+        bad_log = os.path.join(tmp, "lpr-prior.log")
+        bad_lpr = start(bad_env, bad_log)
+        try:
+            bad_rc = bad_lpr.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            bad_lpr.kill()
+            bad_rc = None
+        failed = log_events(bad_log, "lpr.init_failed")
+        check(bad_rc not in (None, 0) and any(
+            e.get("what") == "province.prior" and "add up to 1.000" in
+            e.get("reason", "") for e in failed),
+            "a prior adding up to 1 stops darknet-lpr at start (rc %s, %s)" %
+            (bad_rc, failed))
+        prior = "沪:0.5,苏:0.15"
+        env["ECOGATE_PROVINCE_PRIOR"] = prior
         lpr = start(env, logpath)
         procs.append(lpr)
         check(wait_for(lambda: log_events(logpath, "lpr.mqtt") and any(
@@ -152,6 +173,8 @@ def main():
         check(models and models[0].get("slots") == 8 and
               models[0].get("symbols") == 74, "models loaded as the contract says "
               "(8 slots x 74 symbols)")
+        check(models and models[0].get("province_prior") == prior,
+              "the province prior taken: %s" % (models[0] if models else None))
         time.sleep(0.5)
 
         # 1. Good frames, one at a time on lane in-1.
