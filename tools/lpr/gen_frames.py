@@ -394,9 +394,11 @@ def camera(img, r, conds, corners, look=None):
     return Image.fromarray(arr.clip(0, 255).astype(np.uint8))
 
 
-def make_frame(i, seed, style, size, glyphs, pw_range=(90, 240), force=()):
+def make_frame(i, seed, style, size, glyphs, pw_range=(90, 240), force=(),
+               provinces=None):
     """Frame number i of a run: (PIL image, JPEG quality, label row).  The row has the
-    labels.csv columns but 'file', plus 'corners' (the plate's, in frame pixels)."""
+    labels.csv columns but 'file', plus 'corners' (the plate's, in frame pixels).
+    provinces: {province: share} (parse_provinces()) to draw a site's traffic."""
     W, H = size
     rng = random.Random(seed * 1000003 + i * 7919 + (0 if style == "train" else 17))
     kinds = list(gp.KIND_WEIGHTS)
@@ -410,6 +412,9 @@ def make_frame(i, seed, style, size, glyphs, pw_range=(90, 240), force=()):
     sx, sy = W / gs.W, H / gs.H
     frame = scene.resize((W, H), Image.BILINEAR)
     text = gp.plate_text(kind, r["plate"])
+    if provinces and text[0] in gp.PROVINCES:
+        # a stream of its own: the frame is the same but for the first character
+        text = site_province(random.Random(seed * 7 + i), provinces) + text[1:]
     r2 = twin(r)    # the blank twin's streams: the same draws from here on
     plate = gp.render_plate(kind, text, r["plate"], glyphs, style)
     drawn = plate.info["glyphs"]
@@ -442,6 +447,33 @@ def make_frame(i, seed, style, size, glyphs, pw_range=(90, 240), force=()):
                                   ink, sd)),
            "corners": corners}
     return frame, quality, row
+
+
+def parse_provinces(spec):
+    """"沪:0.5,苏:0.15" -> {province: share}; the shares add up to at most 1 and the
+    rest goes evenly to the other provinces (as darknet-lpr's province.prior)."""
+    out = {}
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        p, _, v = item.partition(":")
+        if p not in gp.PROVINCES or not v:
+            raise ValueError("%s: not PROVINCE:SHARE" % item)
+        out[p] = float(v)
+        if not 0 < out[p] <= 1:
+            raise ValueError("%s: share not in (0, 1]" % item)
+    if sum(out.values()) > 1 + 1e-9:
+        raise ValueError("shares add up to %.3f" % sum(out.values()))
+    return out
+
+
+def site_province(rng, shares):
+    """One province drawn by shares, the rest evenly over the others."""
+    x = rng.random()
+    for p, v in shares.items():
+        if x < v:
+            return p
+        x -= v
+    others = [p for p in gp.PROVINCES if p not in shares]
+    return rng.choice(others) if others else next(iter(shares))
 
 
 def parse_size(s):
@@ -477,7 +509,14 @@ def main():
     ap.add_argument("--force", default="",
                     help="comma list of conditions every frame gets (tests, demos): " +
                     ",".join(CONDITIONS))
+    ap.add_argument("--provinces", default="",
+                    help="a site's traffic by province, e.g. 沪:0.5,苏:0.15 (the rest "
+                    "evenly over the others; default: all alike)")
     args = ap.parse_args()
+    try:
+        provinces = parse_provinces(args.provinces)
+    except ValueError as e:
+        sys.exit("gen_frames: --provinces: %s" % e)
     force = [c for c in args.force.split(",") if c]
     for c in force:
         if c not in CONDITIONS:
@@ -494,7 +533,7 @@ def main():
         w.writerow(COLUMNS)
         for i in range(args.start, args.start + args.count):
             frame, quality, row = make_frame(i, args.seed, args.style, args.size, glyphs,
-                                             args.plate_width, force)
+                                             args.plate_width, force, provinces)
             name = "%07d_%s.jpg" % (i, row["plate"])
             frame.save(os.path.join(args.out, name), quality=quality)
             w.writerow([name] + [row[k] for k in COLUMNS[1:]])
