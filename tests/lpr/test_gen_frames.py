@@ -19,6 +19,8 @@ is recorded but not drawn would make those scores lie.
   (an F) from one over its middle and rivals() follow the slot alphabets, a blank plate (render_plate chars=False)
   differs from its inked twin only inside the character boxes, and low light lowers
   the recorded contrast.
+- --provinces: a site's shares drawn as given, the rest evenly, the frame otherwise
+  the same.
 - the command line: --size honoured, labels.csv parses, the same seed gives the same
   bytes, --start reproduces an index of a longer run, another --style other images.
 
@@ -236,6 +238,37 @@ def distinguishable(glyphs):
           len(serial) == len(gp.SERIAL) - 1, "rivals of a serial digit: %s" % serial)
 
 
+def site_traffic(glyphs):
+    """--provinces: the shares drawn as given, the rest evenly over the others, and
+    the frame otherwise the very same."""
+    shares = gf.parse_provinces("沪:0.5, 苏:0.2")
+    check(shares == {"沪": 0.5, "苏": 0.2}, "parse_provinces: %s" % shares)
+    for bad in ("沪:0.6,苏:0.5", "A:0.1", "沪", "沪:0", "沪:x"):
+        try:
+            gf.parse_provinces(bad)
+            check(False, "parse_provinces(%r) accepted" % bad)
+        except ValueError:
+            pass
+    rng = random.Random(5)
+    n = 20000
+    drawn = [gf.site_province(rng, shares) for _ in range(n)]
+    hu, su = drawn.count("沪") / n, drawn.count("苏") / n
+    zhe = drawn.count("浙") / n                 # one of the 29 others: 0.3 / 29
+    check(abs(hu - 0.5) < 0.015 and abs(su - 0.2) < 0.015 and
+          abs(zhe - 0.3 / 29) < 0.004, "site_province: 沪 %.3f 苏 %.3f 浙 %.4f" %
+          (hu, su, zhe))
+    for i in (3, 4):
+        a, _, ra = gf.make_frame(i, SEED, "heldout", (480, 288), glyphs)
+        b, _, rb = gf.make_frame(i, SEED, "heldout", (480, 288), glyphs,
+                                 provinces={"沪": 1.0})
+        check(rb["plate"] == ("沪" + ra["plate"][1:] if ra["plate"][0] in gp.PROVINCES
+                              else ra["plate"]), "frame %d: %s then %s" %
+              (i, ra["plate"], rb["plate"]))
+        check((ra["x"], ra["y"], ra["w"], ra["h"], ra["conditions"]) ==
+              (rb["x"], rb["y"], rb["w"], rb["h"], rb["conditions"]),
+              "frame %d: another frame with --provinces" % i)
+
+
 def visibility(glyphs):
     """contrast() on frames painted with known ink in known GA 36 boxes, and the
     blank plate against its inked twin."""
@@ -414,6 +447,7 @@ def main():
     forced(glyphs, clean[:2])
     coverage()
     distinguishable(glyphs)
+    site_traffic(glyphs)
     visibility(glyphs)
     command_line()
     print("gen_frames: %d failures" % len(FAILURES))
