@@ -257,13 +257,23 @@ def site_traffic(glyphs):
     check(abs(hu - 0.5) < 0.015 and abs(su - 0.2) < 0.015 and
           abs(zhe - 0.3 / 29) < 0.004, "site_province: 沪 %.3f 苏 %.3f 浙 %.4f" %
           (hu, su, zhe))
+    # every plate drawn with a site's provinces is one the reader may put out
+    kinds = list(gp.KIND_WEIGHTS)
+    hk = [i for i in range(400) if random.Random(SEED * 1000003 + i * 7919 + 17).choices(
+        kinds, [gp.KIND_WEIGHTS[k] for k in kinds])[0] == "hk"]     # as make_frame
+    check(len(hk) >= 2, "no Hong Kong plate in 400 frames")
+    for i in hk[:2]:
+        row = gf.make_frame(i, SEED, "heldout", (480, 288), glyphs,
+                            provinces={"沪": 1.0})[2]
+        check(row["kind"] == "hk" and fits(row["plate"]),
+              "frame %d (%s) with --provinces: %s" % (i, row["kind"], row["plate"]))
     for i in (3, 4):
         a, _, ra = gf.make_frame(i, SEED, "heldout", (480, 288), glyphs)
         b, _, rb = gf.make_frame(i, SEED, "heldout", (480, 288), glyphs,
                                  provinces={"沪": 1.0})
         check(rb["plate"] == ("沪" + ra["plate"][1:] if ra["plate"][0] in gp.PROVINCES
-                              else ra["plate"]), "frame %d: %s then %s" %
-              (i, ra["plate"], rb["plate"]))
+                              and ra["kind"] != "hk" else ra["plate"]),
+              "frame %d: %s then %s" % (i, ra["plate"], rb["plate"]))
         check((ra["x"], ra["y"], ra["w"], ra["h"], ra["conditions"]) ==
               (rb["x"], rb["y"], rb["w"], rb["h"], rb["conditions"]),
               "frame %d: another frame with --provinces" % i)

@@ -412,8 +412,9 @@ def make_frame(i, seed, style, size, glyphs, pw_range=(90, 240), force=(),
     sx, sy = W / gs.W, H / gs.H
     frame = scene.resize((W, H), Image.BILINEAR)
     text = gp.plate_text(kind, r["plate"])
-    if provinces and text[0] in gp.PROVINCES:
+    if provinces and text[0] in gp.PROVINCES and kind != "hk":
         # a stream of its own: the frame is the same but for the first character
+        # (not on Hong Kong plates: only 粤Z issues those)
         text = site_province(random.Random(seed * 7 + i), provinces) + text[1:]
     r2 = twin(r)    # the blank twin's streams: the same draws from here on
     plate = gp.render_plate(kind, text, r["plate"], glyphs, style)
