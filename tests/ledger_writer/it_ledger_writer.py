@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Exactly-once tests of the built ledger-writer on the real servers of the CTest
-"servers" fixture (issue 4). Two scenarios, chosen by the first argument:
+"servers" fixture (issue 4). Three scenarios, chosen by the first argument:
 
 kill        10,000 passages, each with its evidence image(s), plus audit events, a
             few malformed messages and a few passages whose image never comes, are
@@ -8,6 +8,13 @@ kill        10,000 passages, each with its evidence image(s), plus audit events,
             (0.3 to 2.0 s after each start) and started again at once.
 pg_restart  the same flow while PostgreSQL is restarted twice (ops/servers.sh
             restart postgres); the writer is never killed.
+commit_cut  the same flow, the writer talking to PostgreSQL through a TCP proxy
+            (commit_cut_proxy.py, plain text) that, at every 2nd to 5th COMMIT of a
+            batch that wrote records (seeded), lets the COMMIT through, waits for
+            the server's answer and then drops the writer's connection instead of
+            passing it on: committed, but the writer cannot know (in doubt). Its
+            retry finds the records as duplicates; they must still reach the
+            ledger topic. At least 3 such cuts must happen.
 
 Afterwards, read with psql and judged here in Python, independent of the C code:
 every event_id exactly once in ledger_index and ledger_record; seq gapless
@@ -16,7 +23,10 @@ and event_id equal to the row's; every image a passage names stored in `evidence
 with the SHA-256 of its bytes, marked "stored" in the record, except the images
 never sent, marked "missing"; the malformed messages kept in ledger_reject, once
 each; the last checkpoint's root equal to the RFC 9162 root of the leaves computed
-here.
+here. And on the run's ecogate.ledger.v1 topic: every committed record
+with its committed body (at least once, as docs/ledger.md promises); in commit_cut,
+where the writer is never restarted and its producer is idempotent, every seq
+exactly once and in seq order.
 
 Each run uses its own site, topics and consumer group. Environment: LEDGER_WRITER,
 ECOGATE_PG_CONNINFO, ECOGATE_{MQTT,KAFKA}_PORT, ECOGATE_OPS; optionally
@@ -35,6 +45,8 @@ import tempfile
 import threading
 import time
 import uuid
+
+import commit_cut_proxy
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from gatetest import FAILURES, check, uuid7  # noqa: E402
@@ -60,6 +72,8 @@ T_PASS, T_AUDIT, T_EV = ("it.lw.%s.%s" % (RUN, t) for t in ("passage", "audit", 
 GROUP = "it-lw-" + RUN
 TMP = tempfile.mkdtemp(prefix="it_lw_")
 KEY = os.path.join(TMP, "key.pem")
+T_LEDGER = "it.lw.%s.ledger" % RUN
+PROXY = None	# commit_cut: the CommitCutProxy the writer talks through
 
 
 def psql(sql):
@@ -168,7 +182,7 @@ class Writer:
                     "ECOGATE_KAFKA_GROUP": GROUP, "ECOGATE_KAFKA_PASSAGE_TOPIC": T_PASS,
                     "ECOGATE_KAFKA_AUDIT_TOPIC": T_AUDIT,
                     "ECOGATE_KAFKA_EVIDENCE_TOPIC": T_EV,
-                    "ECOGATE_KAFKA_LEDGER_TOPIC": "it.lw.%s.ledger" % RUN,
+                    "ECOGATE_KAFKA_LEDGER_TOPIC": T_LEDGER,
                     "ECOGATE_KAFKA_CHECKPOINT_TOPIC": "it.lw.%s.checkpoint" % RUN,
                     "ECOGATE_MQTT_URL": MQTT, "ECOGATE_LEDGER_KEY_FILE": KEY,
                     "ECOGATE_EVIDENCE_WAIT": "15s", "ECOGATE_BATCH_SIZE": "500",
@@ -179,6 +193,12 @@ class Writer:
             # A small queue bound, so the outage makes the writer pause fetching
             # (and resume after): backpressure must lose and double nothing.
             env["ECOGATE_QUEUE_MAX"] = "200"
+        if PROXY is not None:
+            # Through the proxy, in plain text so that it can read the protocol.
+            kv = dict(x.split("=", 1) for x in PG.split())
+            kv.update({"host": "127.0.0.1", "port": str(PROXY.port),
+                       "sslmode": "disable", "gssencmode": "disable"})
+            env["ECOGATE_PG_CONNINFO"] = " ".join("%s=%s" % x for x in kv.items())
         self.p = subprocess.Popen([WRITER], env=env, stdout=self.log, stderr=self.log)
         self.starts += 1
 
@@ -262,22 +282,36 @@ def judge(expect, writer):
     outputs({int(r[0]): r[3] for r in rows}, cp[0] if cp else None)
 
 
+def ledger_topic():
+    """The run's ledger topic as it stands, in offset order: [(seq, value)]."""
+    r = subprocess.run(["kcat", "-C", "-b", KAFKA, "-t", T_LEDGER, "-e", "-q", "-f",
+                        "%s\n"], capture_output=True, text=True, timeout=120)
+    return [(json.loads(line)["seq"], line) for line in r.stdout.splitlines()]
+
+
 def outputs(bodies, cp):
     """What the writer told the world after its commits: every record on the
     analytics topic with its committed body (duplicates allowed: at least once), and
     the newest checkpoint on Kafka and retained on MQTT, schema-valid and equal to the
     table's."""
-    topic = "it.lw.%s.ledger" % RUN
-    r = subprocess.run(["kcat", "-C", "-b", KAFKA, "-t", topic, "-e", "-q", "-f",
-                        "%s\n"], capture_output=True, text=True, timeout=120)
+    on_topic = ledger_topic()
     seen, wrong = set(), 0
-    for line in r.stdout.splitlines():
-        rec = json.loads(line)
-        seen.add(rec["seq"])
-        wrong += bodies.get(rec["seq"]) != line
+    for seq, line in on_topic:
+        seen.add(seq)
+        wrong += bodies.get(seq) != line
     check(seen == set(bodies), "ecogate.ledger.v1 carries every committed record "
           "(%d of %d)" % (len(seen & set(bodies)), len(bodies)))
     check(wrong == 0, "ecogate.ledger.v1 values are the committed bodies: %d differ" % wrong)
+    if MODE == "commit_cut":
+        # One writer run, never restarted, with an idempotent producer: nothing
+        # may produce a seq twice or out of turn, in-doubt batches included (their
+        # records go out from the table before the next batch's).
+        seqs = [seq for seq, _ in on_topic]
+        dup = len(seqs) - len(set(seqs))
+        check(dup == 0, "ecogate.ledger.v1 carries each seq once: %d extra" % dup)
+        check(seqs == sorted(seqs), "ecogate.ledger.v1 in seq order (first out of "
+              "order at offset %s)" % next((i for i in range(1, len(seqs))
+                                            if seqs[i] < seqs[i - 1]), None))
     v = gatetest.validator(SRC, "checkpoint.v1")
     r = subprocess.run(["kcat", "-C", "-b", KAFKA, "-t", "it.lw.%s.checkpoint" % RUN,
                         "-e", "-q", "-f", "%s\n"], capture_output=True, text=True,
@@ -304,11 +338,25 @@ def main():
     print("seed %d site %s" % (SEED, SITE))
     subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", KEY],
                    check=True, capture_output=True)
-    for t, n in ((T_PASS, 3), (T_AUDIT, 1), (T_EV, 3), ("it.lw.%s.ledger" % RUN, 1),
+    for t, n in ((T_PASS, 3), (T_AUDIT, 1), (T_EV, 3), (T_LEDGER, 1),
                  ("it.lw.%s.checkpoint" % RUN, 1)):
         subprocess.run([os.path.join(OPS, "servers.sh"), "kafka-topic", t, str(n)],
                        check=True, capture_output=True)
     evidence, passages, audits, bad, expect = make_messages()
+    global PROXY
+    if MODE == "commit_cut":
+        kv = dict(x.split("=", 1) for x in PG.split())
+        cut_rnd = random.Random(SEED + 1)	# the proxy's threads, not rnd's order
+        nxt = [cut_rnd.randint(2, 5)]
+
+        def decide(n):
+            """Cuts the n-th candidate COMMIT when its turn has come."""
+            if n < nxt[0]:
+                return False
+            nxt[0] = n + cut_rnd.randint(2, 5)
+            return True
+        PROXY = commit_cut_proxy.CommitCutProxy(
+            (kv.get("host", "127.0.0.1"), int(kv.get("port", "5432"))), decide)
     w = Writer()
     w.start()
     done = threading.Event()
@@ -322,7 +370,7 @@ def main():
                 w.kill()
                 kills += 1
                 w.start()
-        else:
+        elif MODE == "pg_restart":
             for _ in range(2):
                 time.sleep(rnd.uniform(2.0, 4.0))
                 subprocess.run([os.path.join(OPS, "servers.sh"), "restart", "postgres"],
@@ -336,6 +384,14 @@ def main():
             time.sleep(0.5)
         # The last passages' missing images: their wait ends, then one more batch.
         time.sleep(1.0)
+        if PROXY is not None:
+            # No cut at shutdown (that one only the next start could make good);
+            # the writer must hand over the last in-doubt batch without a restart.
+            PROXY.enabled = False
+            deadline = time.time() + 60
+            while (time.time() < deadline and
+                   len({s for s, _ in ledger_topic()}) < count()):
+                time.sleep(2.0)
         w.stop()
         judge(expect, w)
         if MODE == "pg_restart":
@@ -346,11 +402,22 @@ def main():
             check("pause" in bp and "resume" in bp,
                   "queue bound reached during the outage: fetching paused and "
                   "resumed (%s)" % bp[:6])
-        print("mode %s: kills %d, postgres restarts %d, %.1f s" %
-              (MODE, kills, restarts, time.time() - t_start))
+        if PROXY is not None:
+            check(PROXY.cuts >= 3, "COMMITs cut in doubt: %d (of %d candidates), "
+                  "at least 3" % (PROXY.cuts, PROXY.candidates))
+            print("writer logged %d in-doubt catch-ups (ledger.republished "
+                  "reason=commit_in_doubt)" % sum(
+                      1 for e in gatetest.log_events(os.path.join(TMP, "writer.log"),
+                                                     "ledger.republished")
+                      if e.get("reason") == "commit_in_doubt"))
+        print("mode %s: kills %d, postgres restarts %d, commit cuts %d, %.1f s" %
+              (MODE, kills, restarts, PROXY.cuts if PROXY else 0,
+               time.time() - t_start))
     finally:
         w.kill()
         th.join()
+        if PROXY is not None:
+            PROXY.close()
         if ENV.get("LW_KEEP") != "1":
             shutil.rmtree(TMP, ignore_errors=True)
         else:

@@ -11,7 +11,14 @@
 #   integration.ledger_writer.pg_restart  evidence through Kafka while the writer is
 #                                   SIGKILLed at random / PostgreSQL restarted; every
 #                                   event_id once, seq gapless, leaves recomputed in
-#                                   Python (hashlib), evidence present.
+#                                   Python (hashlib), evidence present, every
+#                                   record on the ledger topic.
+#   integration.ledger_writer.commit_cut  the same flow through a TCP proxy to
+#                                   PostgreSQL (commit_cut_proxy.py) that lets a
+#                                   batch's COMMIT commit and then drops the writer's
+#                                   connection before it hears so (in doubt), >= 3
+#                                   times a run; the same checks, and each committed
+#                                   seq once, in order, on the ledger topic.
 if(TARGET ledger_store)
 	if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/test_record.c)
 		add_executable(test_ledger_record ${CMAKE_CURRENT_LIST_DIR}/test_record.c)
@@ -31,7 +38,7 @@ if(TARGET ledger_store)
 		RESOURCE_LOCK postgres TIMEOUT 300
 		ENVIRONMENT "${ECOGATE_SERVER_ENV};${lw_pg}")
 	if(TARGET ledger-writer AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/it_ledger_writer.py)
-		foreach(mode kill pg_restart)
+		foreach(mode kill pg_restart commit_cut)
 			add_test(NAME integration.ledger_writer.${mode}
 				COMMAND /usr/bin/python3
 				${CMAKE_CURRENT_LIST_DIR}/it_ledger_writer.py ${mode})
