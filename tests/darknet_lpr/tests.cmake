@@ -7,14 +7,14 @@
 # lpr.accuracy is the models' regression floor: 400 held-out synthetic frames through
 # lpr_eval (tests/bench/lpr_eval.c, which ops/bench.sh also runs on 2,000). The floors
 # sit under what the models in models/versions.txt measured on these frames with the
-# daemon's defaults (detector 0.3.1 + reader 0.6.0, two refiner passes, province and
-# character readers at 0.6: 88.75 % whole plate, recall 99.5 %, a wrong plate out in
-# 5.25 % of frames; 97.3 % of the 330 frames inside gen_frames' reading envelope;
-# models/MODEL_CARD.md). The legible floor is issue 5's 95 %, seven frames under
-# what was measured, so that a frame or two read otherwise on another CPU does not
-# fail it; the all-frames figure is far below 95 % (a sixth of the frames nobody can
-# read). Raise the floors with the weights. Reader 0.5.0 with its defaults of then
-# fails them.
+# daemon's defaults (detector 0.3.1 + reader 0.6.1, two refiner passes, province and
+# character readers at 0.6: 89.0 % whole plate, recall 99.5 %, a wrong plate out in
+# 4.75 % of frames; 97.6 % of the 330 frames inside gen_frames' reading envelope;
+# models/MODEL_CARD.md). The legible floor is issue 5's 95 %, eight frames under
+# what was measured, and the others leave five to eight frames, so that a frame or
+# two read otherwise on another CPU does not fail them; the all-frames figure is far
+# below 95 % (a sixth of the frames nobody can read). Raise the floors with the
+# weights. Reader 0.5.0 with its defaults of then (85.5 %) fails them.
 if(TARGET lpr_core)
 	add_executable(test_lpr ${CMAKE_CURRENT_LIST_DIR}/test_lpr.c)
 	target_link_libraries(test_lpr PRIVATE lpr_core gk_testutil)
@@ -48,10 +48,10 @@ if(TARGET darknet-lpr)
 	add_executable(lpr_eval ${PROJECT_SOURCE_DIR}/tests/bench/lpr_eval.c)
 	target_link_libraries(lpr_eval PRIVATE lpr_net gatekit_core m)
 	set_target_properties(lpr_eval PROPERTIES BUILD_RPATH /usr/lib/darknet)
-	set(LPR_MIN_ACCURACY 0.86)	# whole plate right and published, of all frames
+	set(LPR_MIN_ACCURACY 0.87)	# whole plate right and published, of all frames
 	set(LPR_MIN_LEGIBLE 0.95)	# the same, of the frames inside the reading envelope
 	set(LPR_MIN_RECALL 0.97)	# detector, IoU >= 0.5
-	set(LPR_MAX_WRONG 0.07)		# frames where a wrong plate would go out
+	set(LPR_MAX_WRONG 0.06)		# frames where a wrong plate would go out
 	add_test(NAME lpr.accuracy COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/lpr_accuracy.sh
 		$<TARGET_FILE:lpr_eval> ${PROJECT_SOURCE_DIR} ${LPR_MIN_ACCURACY}
 		${LPR_MIN_RECALL} ${LPR_MAX_WRONG} ${LPR_MIN_LEGIBLE})
