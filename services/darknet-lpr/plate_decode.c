@@ -387,9 +387,11 @@ pd_prior_parse(const struct pd_alphabet *a, const char *spec, float *w, char *er
 		nfirst += first_position(a, k);
 	}
 	while (p != NULL && *p != '\0') {
-		item++;
 		while (*p == ' ')
 			p++;
+		if (*p == '\0')
+			break;		/* "沪:0.5, " */
+		item++;
 		end = strchr(p, ',');
 		if (end == NULL)
 			end = p + strlen(p);

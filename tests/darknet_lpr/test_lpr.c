@@ -307,7 +307,7 @@ test_prior(void)
 	static const float q[SLOTS] = { .40f, 0, 0, 0, 0, 0, 0, 0 };
 
 	/* 31 provinces and 使 open a plate: each has 1/32 of an even prior. */
-	T_REQUIRE(pd_prior_parse(&A, "沪:0.5, 苏:0.15,", w, err, sizeof(err)) == 0);
+	T_REQUIRE(pd_prior_parse(&A, "沪:0.5, 苏:0.15, ", w, err, sizeof(err)) == 0);
 	T_CHECKF(fabsf(w[hu] - 16) < 1e-4 && fabsf(w[su] - 4.8f) < 1e-4,
 	    "w 沪 %g 苏 %g", (double)w[hu], (double)w[su]);
 	T_CHECKF(fabsf(w[sym("浙")] - 0.35f / 30 * 32) < 1e-4 &&
