@@ -76,6 +76,13 @@ T_LEDGER = "it.lw.%s.ledger" % RUN
 PROXY = None	# commit_cut: the CommitCutProxy the writer talks through
 
 
+def conninfo(**change):
+    """PG's key=value conninfo with some keys changed."""
+    kv = dict(x.split("=", 1) for x in PG.split())
+    kv.update(change)
+    return kv
+
+
 def psql(sql):
     r = subprocess.run(["psql", PG, "-XAtq", "-F", "\t", "-c", sql], capture_output=True,
                        text=True)
@@ -195,9 +202,8 @@ class Writer:
             env["ECOGATE_QUEUE_MAX"] = "200"
         if PROXY is not None:
             # Through the proxy, in plain text so that it can read the protocol.
-            kv = dict(x.split("=", 1) for x in PG.split())
-            kv.update({"host": "127.0.0.1", "port": str(PROXY.port),
-                       "sslmode": "disable", "gssencmode": "disable"})
+            kv = conninfo(host="127.0.0.1", port=str(PROXY.port), sslmode="disable",
+                          gssencmode="disable")
             env["ECOGATE_PG_CONNINFO"] = " ".join("%s=%s" % x for x in kv.items())
         self.p = subprocess.Popen([WRITER], env=env, stdout=self.log, stderr=self.log)
         self.starts += 1
@@ -345,7 +351,7 @@ def main():
     evidence, passages, audits, bad, expect = make_messages()
     global PROXY
     if MODE == "commit_cut":
-        kv = dict(x.split("=", 1) for x in PG.split())
+        kv = conninfo()
         cut_rnd = random.Random(SEED + 1)	# the proxy's threads, not rnd's order
         nxt = [cut_rnd.randint(2, 5)]
 

@@ -193,8 +193,9 @@ def evidence(mask, kind, text, glyphs, drawn):
             # the rival moved sideways where it fits best: glyphs of other widths
             # sit centred, and a stem a pixel off tells a person nothing
             full, kept = math.inf, math.inf
+            other = ink(c)
             for dx in range(-(bw // 5), bw // 5 + 1):
-                d = np.abs(mine - shifted(ink(c), dx))
+                d = np.abs(mine - shifted(other, dx))
                 full, kept = min(full, d.sum()), min(kept, (d * seen).sum())
             if full > 0:
                 worst = min(worst, float(kept / full))
